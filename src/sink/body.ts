@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { FatalError } from "../core/errors.ts";
+import type { ByteSource } from "../core/types.ts";
+
+/**
+ * The byte stream of one put, observed on its way to the store: counted, hashed, checked chunk
+ * by chunk (the sink's caps live in `onChunk`) and abortable. Any failure of the source, of
+ * `onChunk` or of the abort signal is remembered as `bodyError`, so a store can tell "the bytes
+ * stopped coming" (rethrown unchanged) from "the store failed" (classified).
+ */
+export interface MeteredBody {
+  chunks: AsyncIterable<Uint8Array>;
+  /** Bytes seen so far, and their sha256 once the source is exhausted. */
+  readonly size: number;
+  sha256(): string;
+  readonly bodyError: unknown;
+}
+
+export interface MeterOptions {
+  signal?: AbortSignal;
+  /** Called before a chunk is passed on; throwing stops the put (caps). */
+  onChunk?: (chunkBytes: number, objectBytesSoFar: number) => void;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new FatalError("upload aborted", { category: "aborted" });
+}
+
+export function meterBody(body: ByteSource | Uint8Array, opts: MeterOptions = {}): MeteredBody {
+  const hash = createHash("sha256");
+  let size = 0;
+  let digest: string | undefined;
+  let bodyError: unknown;
+  const { signal, onChunk } = opts;
+
+  async function* source(): AsyncGenerator<unknown> {
+    if (body instanceof Uint8Array) yield body;
+    else if (Symbol.asyncIterator in body) yield* body as AsyncIterable<unknown>;
+    else
+      throw new FatalError("put body must be an AsyncIterable or Readable", {
+        category: "invalid_body",
+      });
+  }
+
+  /** Next item of `it`, or a rejection as soon as the signal fires (a stalled source must not pin the upload). */
+  function nextOrAbort(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown>> {
+    if (!signal) return it.next();
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(abortReason(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      it.next().then(
+        (r) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(r);
+        },
+        (e) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const it = source()[Symbol.asyncIterator]();
+    try {
+      while (true) {
+        const r = await nextOrAbort(it);
+        if (r.done) break;
+        const chunk = r.value;
+        if (!(chunk instanceof Uint8Array))
+          throw new FatalError(`put body yielded a ${typeof chunk}, expected Uint8Array chunks`, {
+            category: "invalid_body",
+          });
+        if (chunk.byteLength === 0) continue;
+        onChunk?.(chunk.byteLength, size + chunk.byteLength);
+        size += chunk.byteLength;
+        hash.update(chunk);
+        yield chunk;
+      }
+      digest = hash.digest("hex");
+    } catch (err) {
+      bodyError = err;
+      // Let the producer release what it holds; never wait for a stalled one.
+      void it.return?.(undefined).catch(() => {});
+      throw err;
+    }
+  }
+
+  return {
+    chunks: chunks(),
+    get size() {
+      return size;
+    },
+    sha256() {
+      if (digest === undefined) throw new Error("sha256 requested before the body was consumed");
+      return digest;
+    },
+    get bodyError() {
+      return bodyError;
+    },
+  };
+}
