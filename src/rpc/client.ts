@@ -1,0 +1,584 @@
+/**
+ * The one place that talks JSON-RPC. Batching, a global concurrency cap, an optional
+ * requests/s cap, retries with exponential backoff + jitter, an endpoint pool with backoff and
+ * failover, the eth_getBlockReceipts → eth_getTransactionReceipt fallback, and fail-closed
+ * response validation. Hex values are returned exactly as the node sent them.
+ */
+import { Agent } from "undici";
+import { FatalError, RetryableError, TraceError } from "../core/errors.ts";
+import { Endpoint, RateLimitedError } from "./endpoint.ts";
+import {
+  classifyJsonRpcError,
+  describeJsonRpcError,
+  InvalidResponseError,
+  type JsonRpcErrorObject,
+  LogRangeTooLargeError,
+  MethodUnsupportedError,
+} from "./errors.ts";
+import { isHexQuantity, parseHexQuantity, toHexQuantity } from "./hex.ts";
+import { backoffDelay, RateLimiter, Semaphore, sleep } from "./limits.ts";
+import type {
+  LogFilter,
+  RpcBlock,
+  RpcClientOptions,
+  RpcLog,
+  RpcReceipt,
+  RpcStats,
+} from "./types.ts";
+import {
+  blockTxHashes,
+  validateBlock,
+  validateBlockReceipts,
+  validateLogs,
+  validateReceipt,
+} from "./validate.ts";
+
+/** One JSON-RPC call plus how to check its result. */
+interface Call {
+  method: string;
+  params: unknown[];
+  /** Throws InvalidResponseError on bad data; returns the (typed) result. */
+  validate?: (result: unknown) => unknown;
+  /** "Method not supported" is expected (we have a fallback): try other endpoints, then signal. */
+  optional?: boolean;
+  /** eth_getLogs: a "too many results" answer is thrown at once so the caller can split. */
+  splittable?: boolean;
+}
+
+interface ResponseItem {
+  id?: unknown;
+  result?: unknown;
+  error?: JsonRpcErrorObject | null;
+}
+
+const DEFAULT_BACKOFF = { baseMs: 250, maxMs: 10_000 };
+/** Block hashes remembered for cross-checking eth_getLogs (bounded; oldest evicted first). */
+const KNOWN_HASHES_MAX = 50_000;
+/** Never wait longer than this for a backed-off endpoint (absurd Retry-After values). */
+const MAX_ENDPOINT_WAIT_MS = 60_000;
+
+export class RpcClient {
+  private readonly endpoints: Endpoint[];
+  private readonly agent: Agent;
+  private readonly semaphore: Semaphore;
+  private readonly rateLimiter: RateLimiter | undefined;
+  private readonly batchSize: number;
+  private readonly heavyBatchSize: number;
+  private readonly maxAttempts: number;
+  private readonly backoff: { baseMs: number; maxMs: number };
+  private readonly knownHashes = new Map<number, string>();
+  private roundRobin = 0;
+  private nextId = 1;
+  private closed = false;
+  private readonly counters = {
+    requests: 0,
+    calls: 0,
+    retries: 0,
+    failures: 0,
+    receiptFallbacks: 0,
+  };
+
+  constructor(opts: RpcClientOptions & { heavyBatchSize?: number }) {
+    if (!Array.isArray(opts.urls) || opts.urls.length === 0) {
+      throw new FatalError("RpcClient needs at least one RPC URL", { category: "config" });
+    }
+    this.batchSize = positiveInt(opts.batchSize ?? 100, "batchSize");
+    // Full blocks and block receipts can be MBs each: batch fewer per request to bound memory.
+    this.heavyBatchSize = positiveInt(
+      opts.heavyBatchSize ?? Math.min(this.batchSize, 10),
+      "heavyBatchSize",
+    );
+    const maxConcurrent = positiveInt(opts.maxConcurrentRequests ?? 50, "maxConcurrentRequests");
+    this.maxAttempts = positiveInt(opts.maxAttempts ?? 8, "maxAttempts");
+    const timeoutMs = positiveInt(opts.requestTimeoutMs ?? 30_000, "requestTimeoutMs");
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    if (
+      !(this.backoff.baseMs >= 0) ||
+      !(this.backoff.maxMs >= this.backoff.baseMs) ||
+      !Number.isFinite(this.backoff.maxMs)
+    ) {
+      throw new FatalError("backoff needs 0 <= baseMs <= maxMs (finite)", { category: "config" });
+    }
+    if (opts.requestsPerSecond !== undefined) {
+      if (!(opts.requestsPerSecond > 0) || !Number.isFinite(opts.requestsPerSecond)) {
+        throw new FatalError(
+          `requestsPerSecond must be a positive number, got ${opts.requestsPerSecond}`,
+          {
+            category: "config",
+          },
+        );
+      }
+      this.rateLimiter = new RateLimiter(opts.requestsPerSecond);
+    }
+    this.semaphore = new Semaphore(maxConcurrent);
+    this.agent = new Agent({
+      connections: maxConcurrent,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+    });
+    const labels = new Map<string, number>();
+    this.endpoints = opts.urls.map((url, i) => {
+      const base = typeof url === "string" ? Endpoint.labelFor(url) : `<url ${i + 1}>`;
+      const seen = labels.get(base) ?? 0;
+      labels.set(base, seen + 1);
+      const label = seen === 0 ? base : `${base}#${seen + 1}`;
+      return new Endpoint(String(url), label, this.agent, timeoutMs);
+    });
+  }
+
+  /** One call; the result as the node sent it. */
+  async call<T = unknown>(method: string, params: unknown[]): Promise<T> {
+    const [result] = await this.execute([{ method, params }]);
+    return result as T;
+  }
+
+  /** Many calls, sent as JSON-RPC batches of `batchSize`; results in the order of `calls`. */
+  async batch<T = unknown>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
+    return (await this.run(
+      calls.map((c) => ({ method: c.method, params: c.params })),
+      this.batchSize,
+    )) as T[];
+  }
+
+  async chainId(): Promise<number> {
+    return (
+      await this.execute([
+        { method: "eth_chainId", params: [], validate: quantityResult("eth_chainId") },
+      ])
+    )[0] as number;
+  }
+
+  async blockNumber(): Promise<number> {
+    return (
+      await this.execute([
+        { method: "eth_blockNumber", params: [], validate: quantityResult("eth_blockNumber") },
+      ])
+    )[0] as number;
+  }
+
+  /** Blocks in the order asked, each validated (number, header fields, transactions). */
+  async getBlocks(numbers: number[], fullTransactions: boolean): Promise<RpcBlock[]> {
+    for (const n of numbers) blockNumberArg(n, "getBlocks");
+    const blocks = (await this.run(
+      numbers.map((n) => ({
+        method: "eth_getBlockByNumber",
+        params: [toHexQuantity(n), fullTransactions],
+        validate: (r: unknown) => validateBlock(r, n, fullTransactions),
+      })),
+      fullTransactions ? this.heavyBatchSize : this.batchSize,
+    )) as RpcBlock[];
+    for (let i = 0; i < blocks.length; i++) this.rememberHash(numbers[i]!, blocks[i]!.hash);
+    return blocks;
+  }
+
+  /**
+   * The receipts of a block, validated against it (count, order, hashes, indices, logs).
+   * Uses eth_getBlockReceipts; endpoints that do not support it are remembered and skipped,
+   * and when none does, falls back to one eth_getTransactionReceipt per transaction.
+   */
+  async getBlockReceipts(block: RpcBlock): Promise<RpcReceipt[]> {
+    const number = this.blockOf(block);
+    if (block.transactions.length === 0) return [];
+    if (this.someEndpointSupports("eth_getBlockReceipts")) {
+      try {
+        const [receipts] = await this.execute([
+          {
+            method: "eth_getBlockReceipts",
+            params: [toHexQuantity(number)],
+            validate: (r) => validateBlockReceipts(r, block),
+            optional: true,
+          },
+        ]);
+        return receipts as RpcReceipt[];
+      } catch (err) {
+        if (!(err instanceof MethodUnsupportedError)) throw err;
+      }
+    }
+    return await this.receiptsPerTransaction(block);
+  }
+
+  /** Full blocks and their receipts, fetched concurrently in batches, validated together. */
+  async getBlocksWithReceipts(
+    numbers: number[],
+  ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] }[]> {
+    for (const n of numbers) blockNumberArg(n, "getBlocksWithReceipts");
+    const blocksP = this.getBlocks(numbers, true);
+    // Receipts are requested alongside the blocks (not after) so both overlap on the wire; they are
+    // cross-checked against the blocks once both arrive, and refetched individually on mismatch.
+    const receiptsP: Promise<unknown[] | null> = this.someEndpointSupports("eth_getBlockReceipts")
+      ? this.run(
+          numbers.map((n) => ({
+            method: "eth_getBlockReceipts",
+            params: [toHexQuantity(n)],
+            optional: true,
+          })),
+          this.heavyBatchSize,
+        ).catch((err: unknown) => {
+          if (err instanceof MethodUnsupportedError) return null;
+          throw err;
+        })
+      : Promise.resolve(null);
+    const [blocks, early] = await Promise.all([blocksP, receiptsP]);
+    return await Promise.all(
+      blocks.map(async (block, i) => {
+        if (early !== null) {
+          try {
+            return { block, receipts: validateBlockReceipts(early[i], block) };
+          } catch (err) {
+            if (!(err instanceof InvalidResponseError)) throw err;
+            this.counters.failures++;
+          }
+        }
+        return { block, receipts: await this.getBlockReceipts(block) };
+      }),
+    );
+  }
+
+  /**
+   * Logs of a block range, validated (inside the range, matching the filter, one hash per block,
+   * and equal to the hash of any block this client fetched before). A range the node refuses as
+   * too large is split in halves until it fits.
+   */
+  async getLogs(filter: LogFilter): Promise<RpcLog[]> {
+    blockNumberArg(filter.fromBlock, "getLogs fromBlock");
+    blockNumberArg(filter.toBlock, "getLogs toBlock");
+    if (filter.toBlock < filter.fromBlock) {
+      throw new FatalError(
+        `getLogs: toBlock ${filter.toBlock} is before fromBlock ${filter.fromBlock}`,
+        {
+          category: "bad_input",
+        },
+      );
+    }
+    const params: Record<string, unknown> = {
+      fromBlock: toHexQuantity(filter.fromBlock),
+      toBlock: toHexQuantity(filter.toBlock),
+    };
+    if (filter.address !== undefined) params.address = filter.address;
+    if (filter.topics !== undefined) params.topics = filter.topics;
+    try {
+      const [logs] = await this.execute([
+        {
+          method: "eth_getLogs",
+          params: [params],
+          validate: (r) => validateLogs(r, filter, (n) => this.knownHashes.get(n)),
+          splittable: filter.fromBlock < filter.toBlock,
+        },
+      ]);
+      return logs as RpcLog[];
+    } catch (err) {
+      if (!(err instanceof LogRangeTooLargeError) || filter.fromBlock >= filter.toBlock) throw err;
+      const mid = filter.fromBlock + Math.floor((filter.toBlock - filter.fromBlock) / 2);
+      const [a, b] = await Promise.all([
+        this.getLogs({ ...filter, toBlock: mid }),
+        this.getLogs({ ...filter, fromBlock: mid + 1 }),
+      ]);
+      return a.concat(b);
+    }
+  }
+
+  stats(): RpcStats {
+    const now = performance.now();
+    const byEndpoint: RpcStats["byEndpoint"] = {};
+    for (const ep of this.endpoints) byEndpoint[ep.label] = ep.stats(now);
+    return { ...this.counters, byEndpoint };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.agent.close();
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private blockOf(block: RpcBlock): number {
+    if (!block || !isHexQuantity(block.number) || !Array.isArray(block.transactions)) {
+      throw new FatalError(
+        "getBlockReceipts needs a block from getBlocks (number and transactions)",
+        {
+          category: "bad_input",
+        },
+      );
+    }
+    return parseHexQuantity(block.number);
+  }
+
+  private async receiptsPerTransaction(block: RpcBlock): Promise<RpcReceipt[]> {
+    this.counters.receiptFallbacks++;
+    const hashes = blockTxHashes(block);
+    for (let attempt = 1; ; attempt++) {
+      const receipts = (await this.run(
+        hashes.map((h, i) => ({
+          method: "eth_getTransactionReceipt",
+          params: [h],
+          validate: (r: unknown) => validateReceipt(r, block, i, h),
+        })),
+        this.batchSize,
+      )) as RpcReceipt[];
+      try {
+        // Per-receipt checks passed; this adds the cross-receipt ones (log index order).
+        return validateBlockReceipts(receipts, block);
+      } catch (err) {
+        if (!(err instanceof InvalidResponseError)) throw err;
+        const where = `eth_getTransactionReceipt × ${hashes.length}`;
+        if (attempt >= this.maxAttempts) {
+          throw new FatalError(
+            `persistent invalid response after ${attempt} attempts: ${where}: ${err.message}`,
+            {
+              category: "rpc_invalid_response",
+              cause: err,
+            },
+          );
+        }
+        this.counters.retries++;
+        await sleep(backoffDelay(attempt, this.backoff));
+      }
+    }
+  }
+
+  private someEndpointSupports(method: string): boolean {
+    return this.endpoints.some((e) => !e.unsupported.has(method));
+  }
+
+  private rememberHash(n: number, hash: string): void {
+    this.knownHashes.delete(n);
+    this.knownHashes.set(n, hash);
+    if (this.knownHashes.size > KNOWN_HASHES_MAX) {
+      const oldest = this.knownHashes.keys().next().value;
+      if (oldest !== undefined) this.knownHashes.delete(oldest);
+    }
+  }
+
+  /** Cut calls into batches and run them concurrently (the semaphore bounds HTTP requests). */
+  private async run(calls: Call[], size: number): Promise<unknown[]> {
+    if (calls.length <= size) return await this.execute(calls);
+    const parts: Promise<unknown[]>[] = [];
+    for (let i = 0; i < calls.length; i += size) parts.push(this.execute(calls.slice(i, i + size)));
+    return (await Promise.all(parts)).flat();
+  }
+
+  /**
+   * Send one batch (≤ batch size) with retries. Only calls that failed are resent; fatal
+   * answers end the whole batch at once.
+   */
+  private async execute(calls: Call[]): Promise<unknown[]> {
+    if (this.closed) throw new FatalError("RpcClient is closed", { category: "closed" });
+    if (calls.length === 0) return [];
+    const results: unknown[] = new Array(calls.length);
+    const lastError: (Error | undefined)[] = new Array(calls.length);
+    let pending = calls.map((_, i) => i);
+    let attempt = 1;
+    for (;;) {
+      const methods = [...new Set(pending.map((i) => calls[i]!.method))];
+      const ep = await this.pickEndpoint(methods);
+      const ids = pending.map(() => this.nextId++);
+      const payload = pending.map((i, k) => ({
+        jsonrpc: "2.0",
+        id: ids[k],
+        method: calls[i]!.method,
+        params: calls[i]!.params,
+      }));
+      // A lone call goes as a plain object: some endpoints reject or mishandle batches.
+      const body = JSON.stringify(payload.length === 1 ? payload[0] : payload);
+      let response: unknown;
+      let transportFailure: unknown;
+      await this.semaphore.acquire();
+      try {
+        if (this.rateLimiter) await this.rateLimiter.take();
+        this.counters.requests++;
+        this.counters.calls += pending.length;
+        response = await ep.post(body, describeCalls(calls, pending));
+      } catch (err) {
+        transportFailure = err;
+      } finally {
+        this.semaphore.release();
+      }
+
+      let failed = false;
+      let onlyUnsupported = false;
+      if (transportFailure !== undefined) {
+        if (!(transportFailure instanceof RetryableError)) throw transportFailure;
+        failed = true;
+        ep.recordFailure(
+          this.backoff,
+          transportFailure instanceof RateLimitedError ? transportFailure.retryAfterMs : undefined,
+          transportFailure instanceof RateLimitedError,
+        );
+        for (const i of pending) lastError[i] = transportFailure;
+      } else {
+        const byId = indexResponse(response, payload.length === 1 ? ids[0] : undefined);
+        const still: number[] = [];
+        let unsupportedSeen = false;
+        for (let k = 0; k < pending.length; k++) {
+          const i = pending[k]!;
+          const call = calls[i]!;
+          const where = `${describeCall(call)} via ${ep.label}`;
+          const item = byId.get(String(ids[k])) ?? byId.get("*");
+          let problem: Error | undefined;
+          if (item === undefined) {
+            problem = new RetryableError(`${where}: missing from the batch response`, {
+              category: "rpc_missing_item",
+            });
+          } else if (item.error !== undefined && item.error !== null) {
+            const kind = classifyJsonRpcError(call.method, item.error);
+            const detail = describeJsonRpcError(item.error);
+            if (kind === "unsupported") {
+              ep.unsupported.add(call.method);
+              if (!call.optional) {
+                throw new FatalError(`${where}: method not supported (${detail})`, {
+                  category: "rpc_method_not_found",
+                });
+              }
+              unsupportedSeen = true;
+              problem = new MethodUnsupportedError(call.method, detail);
+            } else if (kind === "fatal") {
+              throw new FatalError(`${where}: ${detail}`, { category: "rpc_fatal_error" });
+            } else if (kind === "too_large" && call.splittable) {
+              throw new LogRangeTooLargeError(`${where}: ${detail}`);
+            } else {
+              problem = new RetryableError(`${where}: ${detail}`, { category: "rpc_error" });
+            }
+          } else if (!("result" in item)) {
+            problem = new InvalidResponseError(`${where}: response has neither result nor error`);
+          } else {
+            try {
+              results[i] = call.validate ? call.validate(item.result) : item.result;
+            } catch (err) {
+              if (!(err instanceof InvalidResponseError)) throw err;
+              problem = new InvalidResponseError(`${where}: ${err.message}`);
+            }
+          }
+          if (problem !== undefined) {
+            lastError[i] = problem;
+            still.push(i);
+            if (!(problem instanceof MethodUnsupportedError)) failed = true;
+          }
+        }
+        pending = still;
+        onlyUnsupported = unsupportedSeen && !failed;
+        if (failed) ep.recordFailure(this.backoff);
+        else ep.recordSuccess();
+      }
+      if (failed) this.counters.failures++;
+      if (pending.length === 0) return results;
+      // "Not supported here" is not a failed attempt: move on to another endpoint at once.
+      if (onlyUnsupported) continue;
+      if (attempt >= this.maxAttempts) throw this.giveUp(calls, pending, lastError, attempt);
+      attempt++;
+      this.counters.retries++;
+      await sleep(backoffDelay(attempt - 1, this.backoff));
+    }
+  }
+
+  private giveUp(
+    calls: Call[],
+    pending: number[],
+    lastError: (Error | undefined)[],
+    attempts: number,
+  ): Error {
+    const first = pending[0]!;
+    const err = lastError[first];
+    const more = pending.length > 1 ? ` (and ${pending.length - 1} more calls of the batch)` : "";
+    if (err instanceof InvalidResponseError) {
+      return new FatalError(
+        `persistent invalid response after ${attempts} attempts: ${err.message}${more}`,
+        {
+          category: "rpc_invalid_response",
+          cause: err,
+        },
+      );
+    }
+    if (err instanceof MethodUnsupportedError) return err;
+    const message = err?.message ?? `${describeCall(calls[first]!)}: failed`;
+    return new RetryableError(`${message}: gave up after ${attempts} attempts${more}`, {
+      category: err instanceof TraceError ? err.category : "rpc_exhausted",
+      cause: err,
+    });
+  }
+
+  /**
+   * Round-robin over healthy endpoints that support the methods. When all are backed off, use
+   * the one that reopens first; only wait for it when it is really down (Retry-After, or
+   * several failures in a row), so one flaky answer does not stall the whole pool.
+   */
+  private async pickEndpoint(methods: string[]): Promise<Endpoint> {
+    const candidates = this.endpoints.filter((e) => !methods.some((m) => e.unsupported.has(m)));
+    if (candidates.length === 0) {
+      throw new MethodUnsupportedError(
+        methods[0]!,
+        "every endpoint answered that it does not support it",
+      );
+    }
+    const now = performance.now();
+    for (let k = 0; k < candidates.length; k++) {
+      const ep = candidates[(this.roundRobin + k) % candidates.length]!;
+      if (!ep.isOpen(now)) {
+        this.roundRobin = (this.roundRobin + k + 1) % candidates.length;
+        return ep;
+      }
+    }
+    let soonest = candidates[0]!;
+    for (const ep of candidates) if (ep.openUntil < soonest.openUntil) soonest = ep;
+    const wait = soonest.hardUntil - now;
+    if (wait > 0) await sleep(Math.min(wait, MAX_ENDPOINT_WAIT_MS));
+    return soonest;
+  }
+}
+
+/** Map response items by id; "*" holds a single error answering a whole batch. */
+function indexResponse(response: unknown, singleId: number | undefined): Map<string, ResponseItem> {
+  const map = new Map<string, ResponseItem>();
+  const items = Array.isArray(response) ? response : [response];
+  for (const item of items) {
+    if (typeof item !== "object" || item === null) continue;
+    const it = item as ResponseItem;
+    if (it.id === undefined || it.id === null) {
+      // An id-less error (e.g. rate limit) answers every call of the request.
+      if (it.error !== undefined && it.error !== null) map.set("*", it);
+      continue;
+    }
+    map.set(String(it.id), it);
+  }
+  if (singleId !== undefined && map.size === 0 && !Array.isArray(response))
+    map.set("*", response as ResponseItem);
+  return map;
+}
+
+function quantityResult(method: string): (r: unknown) => number {
+  return (r) => {
+    if (!isHexQuantity(r))
+      throw new InvalidResponseError(
+        `${method}: expected a hex quantity, got ${JSON.stringify(r)?.slice(0, 80)}`,
+      );
+    return parseHexQuantity(r);
+  };
+}
+
+function describeCall(call: Call): string {
+  const params = JSON.stringify(call.params) ?? "";
+  const shown = params.length > 120 ? `${params.slice(0, 117)}...` : params;
+  return `${call.method}(${shown.slice(1, -1)})`;
+}
+
+function describeCalls(calls: Call[], pending: number[]): string {
+  if (pending.length === 1) return describeCall(calls[pending[0]!]!);
+  const methods = [...new Set(pending.map((i) => calls[i]!.method))].join(", ");
+  return `batch of ${pending.length} ${methods} calls (first ${describeCall(calls[pending[0]!]!)})`;
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new FatalError(`${name} must be a positive integer, got ${v}`, { category: "config" });
+  }
+  return v;
+}
+
+function blockNumberArg(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new FatalError(`${what}: block number must be a non-negative integer, got ${n}`, {
+      category: "bad_input",
+    });
+  }
+}

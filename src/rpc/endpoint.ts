@@ -1,0 +1,188 @@
+/**
+ * One JSON-RPC endpoint: its HTTP transport (shared keep-alive undici Agent) and its health
+ * (a circuit-breaker-ish backoff that moves traffic to the other endpoints of the pool).
+ */
+import { type Dispatcher, request } from "undici";
+import { FatalError, RetryableError } from "../core/errors.ts";
+import { redactUrl } from "../core/rpc-pools.ts";
+import { transportError } from "./errors.ts";
+import type { EndpointStats } from "./types.ts";
+
+/** 429: carries the server's Retry-After so the pool can honour it. */
+export class RateLimitedError extends RetryableError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs: number | undefined) {
+    super(message, { category: "rpc_rate_limited" });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Parse Retry-After (delta-seconds or HTTP date) into milliseconds from now. */
+export function parseRetryAfter(
+  value: string | string[] | undefined,
+  now = Date.now(),
+): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === "") return undefined;
+  if (/^\d+(?:\.\d+)?$/.test(v.trim())) return Math.round(Number(v.trim()) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** After this many consecutive failures an endpoint is treated as down, not just flaky. */
+const HARD_FAILURE_THRESHOLD = 3;
+
+export class Endpoint {
+  /** Redacted, unique within the pool: safe for errors, logs and stats. */
+  readonly label: string;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  private consecutiveFailures = 0;
+  /** performance.now() until which the endpoint is backed off (routing prefers others). */
+  openUntil = 0;
+  /** performance.now() until which nobody should use it (Retry-After, or it looks down). */
+  hardUntil = 0;
+  readonly unsupported = new Set<string>();
+  requests = 0;
+  failures = 0;
+
+  constructor(
+    rawUrl: string,
+    label: string,
+    private readonly dispatcher: Dispatcher,
+    private readonly timeoutMs: number,
+  ) {
+    let u: URL;
+    try {
+      u = new URL(rawUrl);
+    } catch {
+      throw new FatalError(`invalid RPC URL (${label})`, { category: "config" });
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      throw new FatalError(`RPC URL must be http(s): ${redactUrl(rawUrl)}`, { category: "config" });
+    }
+    this.label = label;
+    this.headers = { "content-type": "application/json", accept: "application/json" };
+    // userinfo becomes Basic auth: URLs with credentials are not sent as-is by HTTP clients.
+    if (u.username !== "" || u.password !== "") {
+      const user = decodeURIComponent(u.username);
+      const pass = decodeURIComponent(u.password);
+      this.headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+      u.username = "";
+      u.password = "";
+    }
+    this.url = u.toString();
+  }
+
+  /** Redacted default label for a URL (credentials, path and query hidden). */
+  static labelFor(rawUrl: string): string {
+    return redactUrl(rawUrl);
+  }
+
+  isOpen(now: number): boolean {
+    return this.openUntil > now;
+  }
+
+  recordSuccess(): void {
+    this.consecutiveFailures = 0;
+    this.openUntil = 0;
+    this.hardUntil = 0;
+  }
+
+  /**
+   * Back the endpoint off: exponential in consecutive failures, at least Retry-After. The pool
+   * routes around an open endpoint; it only *waits* for one (hardUntil) when the server asked
+   * for it (429) or the endpoint looks down (several failures in a row).
+   */
+  recordFailure(
+    backoff: { baseMs: number; maxMs: number },
+    retryAfterMs?: number,
+    rateLimited = false,
+  ): void {
+    this.failures++;
+    this.consecutiveFailures++;
+    const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (this.consecutiveFailures - 1));
+    this.openUntil = performance.now() + Math.max(exp, retryAfterMs ?? 0);
+    const hard = rateLimited || this.consecutiveFailures >= HARD_FAILURE_THRESHOLD;
+    this.hardUntil = hard ? this.openUntil : 0;
+  }
+
+  stats(now: number): EndpointStats {
+    return {
+      requests: this.requests,
+      failures: this.failures,
+      consecutiveFailures: this.consecutiveFailures,
+      backedOff: this.isOpen(now),
+      unsupported: [...this.unsupported].sort(),
+    };
+  }
+
+  /**
+   * POST one JSON-RPC body; returns the parsed JSON. Throws RetryableError for throttling,
+   * 5xx, timeouts, connection errors and unparsable bodies; FatalError for other HTTP errors.
+   * `context` names the call(s) for error messages.
+   */
+  async post(body: string, context: string): Promise<unknown> {
+    this.requests++;
+    const where = `${context} via ${this.label}`;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    let status: number;
+    let text: string;
+    let retryAfter: string | string[] | undefined;
+    try {
+      const res = await request(this.url, {
+        method: "POST",
+        headers: this.headers,
+        body,
+        dispatcher: this.dispatcher,
+        signal: controller.signal,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      status = res.statusCode;
+      retryAfter = res.headers["retry-after"];
+      text = await res.body.text();
+    } catch (err) {
+      throw transportError(err, where, timedOut);
+    } finally {
+      clearTimeout(timer);
+    }
+
+    if (status === 429) {
+      throw new RateLimitedError(
+        `${where}: HTTP 429 Too Many Requests`,
+        parseRetryAfter(retryAfter),
+      );
+    }
+    if (status >= 500 || status === 408 || status === 425) {
+      throw new RetryableError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      if (status < 200 || status >= 300) {
+        throw new FatalError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
+      }
+      throw new RetryableError(
+        `${where}: invalid or truncated JSON in response (${text.length} bytes)`,
+        { category: "rpc_invalid_json" },
+      );
+    }
+    // Some nodes put JSON-RPC errors in 4xx responses; let the per-call classifier decide.
+    if ((status < 200 || status >= 300) && !isJsonRpcShaped(json)) {
+      throw new FatalError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
+    }
+    return json;
+  }
+}
+
+function isJsonRpcShaped(json: unknown): boolean {
+  if (Array.isArray(json)) return true;
+  return typeof json === "object" && json !== null && ("error" in json || "result" in json);
+}
