@@ -39,9 +39,8 @@ describe("RpcClient on real mainnet block 18,000,000", () => {
   });
 
   test("getBlocksWithReceipts and getLogs agree", async () => {
-    const [{ block, receipts }] = (await client.getBlocksWithReceipts([18_000_000])) as [
-      { block: { hash: string }; receipts: { logs: unknown[] }[] },
-    ];
+    const [first] = await client.getBlocksWithReceipts([18_000_000]);
+    const { block, receipts } = first!;
     assert.equal(receipts.length, 94);
     const logs = await client.getLogs({ fromBlock: 18_000_000, toBlock: 18_000_000 });
     assert.equal(logs.length, 291);
