@@ -66,27 +66,42 @@ export function meterBody(body: ByteSource | Uint8Array, opts: MeterOptions = {}
 
   async function* chunks(): AsyncGenerator<Uint8Array> {
     const it = source()[Symbol.asyncIterator]();
+    let finished = false;
     try {
       while (true) {
-        const r = await nextOrAbort(it);
-        if (r.done) break;
-        const chunk = r.value;
-        if (!(chunk instanceof Uint8Array))
-          throw new FatalError(`put body yielded a ${typeof chunk}, expected Uint8Array chunks`, {
-            category: "invalid_body",
-          });
-        if (chunk.byteLength === 0) continue;
-        onChunk?.(chunk.byteLength, size + chunk.byteLength);
+        let chunk: Uint8Array;
+        // Only failures while pulling from the source count as body errors. An error the
+        // consumer throws into us at `yield` (Node streams do that when an upload gives up) is
+        // the store's failure, not the body's, and must keep the store's classification.
+        try {
+          const r = await nextOrAbort(it);
+          if (r.done) {
+            finished = true;
+            break;
+          }
+          if (!(r.value instanceof Uint8Array))
+            throw new FatalError(
+              `put body yielded a ${typeof r.value}, expected Uint8Array chunks`,
+              {
+                category: "invalid_body",
+              },
+            );
+          chunk = r.value;
+          if (chunk.byteLength === 0) continue;
+          onChunk?.(chunk.byteLength, size + chunk.byteLength);
+        } catch (err) {
+          bodyError = err;
+          throw err;
+        }
         size += chunk.byteLength;
         hash.update(chunk);
         yield chunk;
       }
       digest = hash.digest("hex");
-    } catch (err) {
-      bodyError = err;
-      // Let the producer release what it holds; never wait for a stalled one.
-      void it.return?.(undefined).catch(() => {});
-      throw err;
+    } finally {
+      // Stopped early, for whatever reason: let the producer release what it holds, but never
+      // wait for a stalled one.
+      if (!finished) void it.return?.(undefined).catch(() => {});
     }
   }
 
