@@ -1,0 +1,203 @@
+import { type Command, Option } from "commander";
+import { classify, describeError, errorCategory } from "../core/errors.ts";
+import { DATASETS, getDataset } from "../datasets/index.ts";
+import {
+  type ExtractedFile,
+  type ExtractProgress,
+  PARQUET_CONTENT_TYPE,
+  runExtraction,
+} from "../extract/index.ts";
+import { type DatasetOptions, resolveOptions } from "../extract/options.ts";
+import { RpcClient } from "../rpc/index.ts";
+import { openObjectStore } from "../sink/index.ts";
+import { parseBlockRange, parsePositive, UsageError } from "./usage.ts";
+
+interface ExtractFlags {
+  rpc: string[];
+  blocks: [number, number];
+  output: string;
+  chunkSize?: number;
+  columns?: string[];
+  includeColumns?: string[];
+  excludeColumns?: string[];
+  hex?: boolean;
+  u256Types?: string[];
+  compression?: string;
+  rowGroupSize?: number;
+  stats: boolean;
+  innerRequestSize?: number;
+  overwrite?: boolean;
+  json?: boolean;
+  batchSize?: number;
+  maxConcurrentRequests?: number;
+  requestsPerSecond?: number;
+}
+
+/** `trace extract <dataset>...`: cryo-compatible extraction into a folder or bucket. */
+export function registerExtract(program: Command): void {
+  const names = DATASETS.flatMap((d) => [d.name, ...d.aliases]).join(", ");
+  program
+    .command("extract")
+    .description(
+      `extract datasets (${names}) over a block range into Parquet files named like cryo`,
+    )
+    .argument("<datasets...>", "datasets to extract")
+    .requiredOption("--rpc <url...>", "JSON-RPC endpoint(s); several form a failover pool")
+    .requiredOption(
+      "-b, --blocks <start:end>",
+      "block range, end exclusive (like cryo)",
+      parseBlockRange,
+    )
+    .requiredOption("-o, --output <dir|file://|s3://>", "destination folder or s3://bucket/prefix")
+    .option("-c, --chunk-size <n>", "blocks per file (default 1000)", parsePositive)
+    .option("--columns <names...>", "replace the default columns (base names; 'all')")
+    .option("-i, --include-columns <names...>", "add columns to the defaults")
+    .option("-e, --exclude-columns <names...>", "remove columns from the defaults")
+    .option("--hex", "binary columns as 0x strings")
+    .option("--u256-types <types...>", "u256 column variants: binary string f32 f64 u32 u64")
+    .addOption(
+      new Option("--compression <name>", "Parquet codec").choices([
+        "lz4",
+        "zstd",
+        "snappy",
+        "gzip",
+        "brotli",
+        "none",
+      ]),
+    )
+    .option("--row-group-size <rows>", "max rows per Parquet row group", parsePositive)
+    .option("--no-stats", "write no Parquet statistics")
+    .option(
+      "--inner-request-size <blocks>",
+      "blocks per eth_getLogs request (default 1)",
+      parsePositive,
+    )
+    .option("--overwrite", "rewrite files that already exist (default: skip them, like cryo)")
+    .option("--json", "print a JSON summary instead of one line per file")
+    .option("--batch-size <n>", "JSON-RPC calls per batch request", parsePositive)
+    .option("--max-concurrent-requests <n>", "concurrent HTTP requests (default 50)", parsePositive)
+    .option("--requests-per-second <n>", "rate limit", parsePositive)
+    .action(async (datasets: string[], flags: ExtractFlags) => {
+      process.exitCode = await runExtractCommand(datasets, flags);
+    });
+}
+
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): Promise<number> {
+  const options: DatasetOptions = {
+    chunkSize: flags.chunkSize,
+    columns: flags.columns,
+    includeColumns: flags.includeColumns,
+    excludeColumns: flags.excludeColumns,
+    hex: flags.hex,
+    u256Types: flags.u256Types,
+    compression: flags.compression,
+    rowGroupSize: flags.rowGroupSize,
+    statistics: flags.stats,
+    innerRequestSize: flags.innerRequestSize,
+  };
+  // Validate everything that does not need the network first: bad input is a usage error (2).
+  const datasets = usage(() => datasetNames.map((n) => getDataset(n).name));
+  usage(() => resolveOptions(options));
+  const store = usage(() => openObjectStore(flags.output));
+  const rpc = usage(
+    () =>
+      new RpcClient({
+        urls: flags.rpc,
+        batchSize: flags.batchSize,
+        maxConcurrentRequests: flags.maxConcurrentRequests,
+        requestsPerSecond: flags.requestsPerSecond,
+      }),
+  );
+  const files: ExtractedFile[] = [];
+  const skipped: string[] = [];
+  const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
+  try {
+    const chainId = await rpc.chainId();
+    for (const dataset of datasets) {
+      const result = await runExtraction({
+        rpc,
+        dataset,
+        chainId,
+        range: flags.blocks,
+        options,
+        onProgress: (p) => {
+          progress?.update(p);
+          if (p.file && !flags.json) {
+            progress?.clear();
+            const f = p.file;
+            process.stdout.write(`${f.key}  rows=${f.rows} bytes=${f.size} sha256=${f.sha256}\n`);
+          }
+          if (p.skipped && !flags.json) {
+            progress?.clear();
+            process.stdout.write(`${p.skipped}  skipped (exists; --overwrite rewrites it)\n`);
+          }
+        },
+        write: (name, body) => store.put(name, body, { contentType: PARQUET_CONTENT_TYPE }),
+        exists: flags.overwrite
+          ? undefined
+          : async (name) => (await store.head(name)) !== undefined,
+      });
+      files.push(...result.files);
+      skipped.push(...result.skipped);
+    }
+    progress?.clear();
+    if (flags.json) process.stdout.write(`${JSON.stringify(summary(files, skipped), null, 2)}\n`);
+    return 0;
+  } catch (err) {
+    progress?.clear();
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ ...summary(files, skipped), error: errorJson(err) }, null, 2)}\n`,
+      );
+    }
+    process.stderr.write(
+      `error: ${describeError(err)} [${classify(err)}, ${errorCategory(err)}]\n`,
+    );
+    return 1;
+  } finally {
+    await rpc.close();
+    await store.close();
+  }
+}
+
+function summary(files: ExtractedFile[], skipped: string[]) {
+  return {
+    files: files.map((f) => ({ key: f.key, rows: f.rows, bytes: f.size, sha256: f.sha256 })),
+    skipped,
+  };
+}
+
+function errorJson(err: unknown) {
+  return { message: describeError(err), class: classify(err), category: errorCategory(err) };
+}
+
+/** One self-overwriting stderr line: blocks/s, rows, ETA. Only used on a TTY. */
+class ProgressLine {
+  private readonly started = performance.now();
+  private last = 0;
+
+  update(p: ExtractProgress): void {
+    const now = performance.now();
+    if (now - this.last < 200 && !p.file) return;
+    this.last = now;
+    const secs = (now - this.started) / 1000;
+    const rate = secs > 0 ? p.blocksDone / secs : 0;
+    const eta = rate > 0 ? Math.ceil((p.blocksTotal - p.blocksDone) / rate) : undefined;
+    process.stderr.write(
+      `\r\x1b[K${p.dataset}: ${p.blocksDone}/${p.blocksTotal} blocks, ${p.rows} rows, ` +
+        `${rate.toFixed(1)} blocks/s${eta === undefined ? "" : `, ETA ${eta}s`}`,
+    );
+  }
+
+  clear(): void {
+    process.stderr.write("\r\x1b[K");
+  }
+}

@@ -1,0 +1,266 @@
+import { Field, makeData, RecordBatch, Schema, Struct } from "apache-arrow";
+import { FatalError } from "../core/errors.ts";
+import {
+  arrowType,
+  type BoolColumn,
+  type BytesColumn,
+  type ColumnBuilder,
+  type ColumnType,
+  type FixedColumn,
+  newColumn,
+  type U64Column,
+} from "../parquet/columns.ts";
+import type { AnyDataset, ColumnSpec, RowContext } from "./types.ts";
+import {
+  parseU256,
+  u256Hex,
+  writeBinary,
+  writeBool,
+  writeF64,
+  writeHexString,
+  writeU32,
+  writeU64,
+  writeUtf8,
+} from "./values.ts";
+
+/** cryo's `--u256-types` (decimal128 is rejected by cryo too). */
+export const U256_TYPES = ["binary", "string", "f32", "f64", "u32", "u64"] as const;
+export type U256Type = (typeof U256_TYPES)[number];
+export const DEFAULT_U256_TYPES: readonly U256Type[] = ["binary", "string", "f64"];
+
+const U256_ALIASES: Record<string, U256Type> = {
+  binary: "binary",
+  string: "string",
+  str: "string",
+  f32: "f32",
+  float32: "f32",
+  f64: "f64",
+  float64: "f64",
+  float: "f64",
+  u32: "u32",
+  uint32: "u32",
+  u64: "u64",
+  uint64: "u64",
+};
+
+function invalid(message: string): FatalError {
+  return new FatalError(message, { category: "invalid_options" });
+}
+
+export function parseU256Types(names: readonly string[]): U256Type[] {
+  const out = new Set<U256Type>();
+  for (const raw of names) {
+    const n = raw.toLowerCase();
+    if (n === "decimal128" || n === "d128")
+      throw invalid("u256 type decimal128 is not implemented");
+    const t = U256_ALIASES[n];
+    if (!t) {
+      throw invalid(`unknown u256 type "${raw}" (expected one of ${U256_TYPES.join(", ")})`);
+    }
+    out.add(t);
+  }
+  if (out.size === 0) throw invalid("--u256-types needs at least one type");
+  // cryo always emits the variants in this fixed order, whatever order they were given in.
+  return U256_TYPES.filter((t) => out.has(t));
+}
+
+export interface ColumnSelection {
+  /** Replace the defaults (cryo `--columns`); "all" selects every column. */
+  columns?: readonly string[];
+  /** Add to the selection (cryo `--include-columns`); "all" selects every column. */
+  includeColumns?: readonly string[];
+  /** Remove from the selection (cryo `--exclude-columns`). */
+  excludeColumns?: readonly string[];
+}
+
+/**
+ * The selected base column names of a dataset, in struct (file) order. Unknown names are an
+ * error, as in cryo; the order in which names are given has no effect on file order.
+ */
+export function selectColumns(dataset: AnyDataset, sel: ColumnSelection): string[] {
+  const all = dataset.columns.map((c: ColumnSpec<unknown>) => c.name);
+  const supported = all.filter((n: string) => !dataset.unsupported?.includes(n));
+  const check = (names: readonly string[], flag: string) => {
+    for (const n of names) {
+      if (n === "all" && flag !== "--exclude-columns") continue;
+      if (!all.includes(n)) {
+        throw invalid(
+          `${flag}: unknown column "${n}" for dataset ${dataset.name} (columns: ${all.join(", ")})`,
+        );
+      }
+      if (dataset.unsupported?.includes(n) && flag !== "--exclude-columns") {
+        throw invalid(`${flag}: column "${n}" of dataset ${dataset.name} is not supported yet`);
+      }
+    }
+  };
+  let chosen = new Set<string>(dataset.defaults);
+  if (sel.columns && sel.columns.length > 0) {
+    check(sel.columns, "--columns");
+    chosen = new Set(sel.columns.includes("all") ? supported : sel.columns);
+  }
+  if (sel.includeColumns) {
+    check(sel.includeColumns, "--include-columns");
+    for (const n of sel.includeColumns.includes("all") ? supported : sel.includeColumns) {
+      chosen.add(n);
+    }
+  }
+  if (sel.excludeColumns) {
+    check(sel.excludeColumns, "--exclude-columns");
+    for (const n of sel.excludeColumns) chosen.delete(n);
+  }
+  const ordered = all.filter((n: string) => chosen.has(n));
+  if (ordered.length === 0) throw invalid(`no columns selected for dataset ${dataset.name}`);
+  return ordered;
+}
+
+export interface EncodingOptions {
+  hex?: boolean;
+  u256Types?: readonly U256Type[];
+}
+
+/** A compiled row layout: Arrow schema + column buffers + one writer per base column. */
+export interface RowLayout<R> {
+  readonly schema: Schema;
+  readonly rows: number;
+  readonly byteSize: number;
+  append(row: R, ctx: RowContext): void;
+  /** The buffered rows as one record batch; the buffers start over empty. */
+  takeBatch(): RecordBatch;
+}
+
+export function compileLayout<R>(
+  dataset: AnyDataset,
+  selected: readonly string[],
+  enc: EncodingOptions = {},
+): RowLayout<R> {
+  const u256Types = enc.u256Types ?? DEFAULT_U256_TYPES;
+  const fields: Field[] = [];
+  const builders: ColumnBuilder[] = [];
+  const writers: ((row: R, ctx: RowContext) => void)[] = [];
+  const add = (name: string, type: ColumnType) => {
+    const b = newColumn(type);
+    fields.push(new Field(name, arrowType(type), true));
+    builders.push(b);
+    return b;
+  };
+  const binaryType: ColumnType = enc.hex ? "utf8" : "binary";
+  const writeBin = enc.hex ? writeHexString : writeBinary;
+
+  for (const spec of dataset.columns as ColumnSpec<R>[]) {
+    if (!selected.includes(spec.name)) continue;
+    const name = spec.name;
+    const get = spec.get;
+    switch (spec.kind) {
+      case "u32": {
+        const b = add(name, "u32") as FixedColumn;
+        writers.push((r, c) => writeU32(b, name, get(r, c)));
+        break;
+      }
+      case "u64": {
+        const b = add(name, "u64") as U64Column;
+        writers.push((r, c) => writeU64(b, name, get(r, c)));
+        break;
+      }
+      case "f64": {
+        const b = add(name, "f64") as FixedColumn;
+        writers.push((r, c) => writeF64(b, name, get(r, c)));
+        break;
+      }
+      case "bool": {
+        const b = add(name, "bool") as BoolColumn;
+        writers.push((r, c) => writeBool(b, name, get(r, c)));
+        break;
+      }
+      case "string": {
+        const b = add(name, "utf8") as BytesColumn;
+        writers.push((r, c) => writeUtf8(b, name, get(r, c)));
+        break;
+      }
+      case "binary": {
+        const b = add(name, binaryType) as BytesColumn;
+        writers.push((r, c) => writeBin(b, name, get(r, c)));
+        break;
+      }
+      case "u256":
+        writers.push(u256Writer(name, get, u256Types, add, binaryType, enc.hex === true));
+        break;
+    }
+  }
+  const schema = new Schema(fields);
+  let rows = 0;
+  return {
+    schema,
+    get rows() {
+      return rows;
+    },
+    get byteSize() {
+      let n = 0;
+      for (const b of builders) n += b.byteSize;
+      return n;
+    },
+    append(row, ctx) {
+      for (const w of writers) w(row, ctx);
+      rows++;
+    },
+    takeBatch() {
+      const children = builders.map((b) => b.finish());
+      const length = rows;
+      rows = 0;
+      return new RecordBatch(
+        schema,
+        makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }),
+      );
+    },
+  };
+}
+
+/** One writer filling every selected variant of a u256 column from a single parse. */
+function u256Writer<R>(
+  name: string,
+  get: ColumnSpec<R>["get"],
+  types: readonly U256Type[],
+  add: (name: string, type: ColumnType) => ColumnBuilder,
+  binaryType: ColumnType,
+  hex: boolean,
+): (row: R, ctx: RowContext) => void {
+  const parts = types.map((t): ((x: bigint | null) => void) => {
+    switch (t) {
+      case "binary": {
+        const b = add(`${name}_binary`, binaryType) as BytesColumn;
+        return (x: bigint | null) =>
+          x === null
+            ? b.appendNull()
+            : hex
+              ? b.appendAscii(u256Hex(x))
+              : writeBinary(b, name, u256Hex(x));
+      }
+      case "string": {
+        const b = add(`${name}_string`, "utf8") as BytesColumn;
+        return (x: bigint | null) => (x === null ? b.appendNull() : b.appendAscii(x.toString()));
+      }
+      case "f32": {
+        const b = add(`${name}_f32`, "f32") as FixedColumn;
+        return (x: bigint | null) => (x === null ? b.appendNull() : b.append(Number(x)));
+      }
+      case "f64": {
+        const b = add(`${name}_f64`, "f64") as FixedColumn;
+        return (x: bigint | null) => (x === null ? b.appendNull() : b.append(Number(x)));
+      }
+      case "u32": {
+        const b = add(`${name}_u32`, "u32") as FixedColumn;
+        return (x: bigint | null) =>
+          x === null ? b.appendNull() : b.append(Number(BigInt.asUintN(32, x)));
+      }
+      case "u64": {
+        const b = add(`${name}_u64`, "u64") as U64Column;
+        return (x: bigint | null) => (x === null ? b.appendNull() : b.appendBigInt(x));
+      }
+      default:
+        throw new FatalError(`unknown u256 type ${String(t)}`, { category: "invalid_options" });
+    }
+  });
+  return (row, ctx) => {
+    const x = parseU256(name, get(row, ctx));
+    for (const p of parts) p(x);
+  };
+}

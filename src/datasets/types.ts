@@ -1,0 +1,141 @@
+/**
+ * Dataset definitions: which RPC calls a dataset makes, how one block's responses become rows,
+ * and the exact cryo column list (struct order = file order).
+ *
+ * The RPC layer (src/rpc/) hands over JSON-RPC objects with hex strings exactly as the node sent
+ * them; the row builders parse hex directly into column buffers.
+ */
+
+/** The subset of the RPC client a dataset needs (src/rpc/ RpcClient satisfies it). */
+export interface BlockRpc {
+  getBlocks(numbers: number[], fullTransactions: boolean): Promise<readonly object[]>;
+  getBlocksWithReceipts(
+    numbers: number[],
+  ): Promise<readonly { block: object; receipts: readonly object[] }[]>;
+  getLogs(filter: {
+    fromBlock: number;
+    toBlock: number;
+    address?: string | string[];
+    topics?: (string | string[] | null)[];
+  }): Promise<readonly object[]>;
+}
+
+export type Hex = string;
+
+export interface JsonTx {
+  hash: Hex;
+  nonce: Hex;
+  blockHash?: Hex | null;
+  blockNumber?: Hex | null;
+  transactionIndex?: Hex | null;
+  from: Hex;
+  to?: Hex | null;
+  value: Hex;
+  gas: Hex;
+  gasPrice?: Hex;
+  maxFeePerGas?: Hex;
+  maxPriorityFeePerGas?: Hex;
+  input: Hex;
+  type?: Hex;
+  r?: Hex;
+  s?: Hex;
+  v?: Hex;
+  yParity?: Hex;
+}
+
+export interface JsonBlock {
+  number: Hex;
+  hash: Hex;
+  parentHash: Hex;
+  sha3Uncles: Hex;
+  miner: Hex;
+  stateRoot: Hex;
+  transactionsRoot: Hex;
+  receiptsRoot: Hex;
+  logsBloom: Hex;
+  difficulty: Hex;
+  totalDifficulty?: Hex | null;
+  gasLimit: Hex;
+  gasUsed: Hex;
+  timestamp: Hex;
+  extraData: Hex;
+  mixHash?: Hex;
+  nonce?: Hex;
+  size?: Hex;
+  baseFeePerGas?: Hex | null;
+  withdrawalsRoot?: Hex | null;
+  uncles?: Hex[];
+  transactions: (JsonTx | Hex)[];
+}
+
+export interface JsonLog {
+  address: Hex;
+  topics: Hex[];
+  data: Hex;
+  blockNumber?: Hex | null;
+  blockHash?: Hex | null;
+  transactionHash?: Hex | null;
+  transactionIndex?: Hex | null;
+  logIndex?: Hex | null;
+  removed?: boolean;
+}
+
+export interface JsonReceipt {
+  transactionHash: Hex;
+  transactionIndex: Hex;
+  blockHash: Hex;
+  blockNumber: Hex;
+  gasUsed: Hex;
+  effectiveGasPrice?: Hex;
+  status?: Hex;
+  logs: JsonLog[];
+}
+
+/**
+ * Value kinds of cryo's dataset structs. `u256` expands into `x_binary`, `x_string`, `x_f32`,
+ * `x_f64`, `x_u32`, `x_u64` per `--u256-types`; `binary` becomes a 0x string under `--hex`.
+ */
+export type ValueKind = "u32" | "u64" | "bool" | "f64" | "string" | "binary" | "u256";
+
+/**
+ * What a getter may return: a JSON-RPC hex string (quantity or data), a number/bigint already
+ * computed, a boolean, or null/undefined for a null cell.
+ */
+export type CellValue = string | number | bigint | boolean | null | undefined;
+
+export interface ColumnSpec<R> {
+  /** Base name (u256 columns get their suffixes from the selected u256 types). */
+  name: string;
+  kind: ValueKind;
+  get(row: R, ctx: RowContext): CellValue;
+}
+
+export interface RowContext {
+  chainId: number;
+}
+
+export interface FetchNeeds {
+  /** Base names of the selected columns. */
+  columns: ReadonlySet<string>;
+  /** Blocks per eth_getLogs request (cryo's --inner-request-size). */
+  innerRequestSize: number;
+}
+
+export interface DatasetDef<Unit, R> {
+  /** Canonical name, used in file names. */
+  name: string;
+  aliases: readonly string[];
+  /** Every column in cryo's struct order (= file order). */
+  columns: readonly ColumnSpec<R>[];
+  /** cryo's default column set (order irrelevant: file order is struct order). */
+  defaults: readonly string[];
+  /** Columns cryo has that this engine does not build; selecting one explicitly is an error. */
+  unsupported?: readonly string[];
+  /** Fetch the units of `numbers` (consecutive blocks), one unit per block, in block order. */
+  fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds): Promise<Unit[]>;
+  /** The rows of one unit in cryo's sort order. */
+  rows(unit: Unit): readonly R[];
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds datasets of different row types
+export type AnyDataset = DatasetDef<any, any>;

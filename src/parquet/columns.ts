@@ -1,0 +1,302 @@
+import {
+  Bool,
+  type Data,
+  type DataType,
+  Float32,
+  Float64,
+  LargeBinary,
+  LargeUtf8,
+  makeData,
+  Uint32,
+  Uint64,
+} from "apache-arrow";
+
+/**
+ * Growable, typed column buffers that become Arrow `Data` without per-value boxing. Every column
+ * is nullable (cryo writes every column as OPTIONAL), so each builder keeps a validity bitmap and
+ * only materialises it when a null was actually appended.
+ */
+export type ColumnType = "u32" | "u64" | "f32" | "f64" | "bool" | "binary" | "utf8";
+
+export function arrowType(type: ColumnType): DataType {
+  switch (type) {
+    case "u32":
+      return new Uint32();
+    case "u64":
+      return new Uint64();
+    case "f32":
+      return new Float32();
+    case "f64":
+      return new Float64();
+    case "bool":
+      return new Bool();
+    case "binary":
+      return new LargeBinary();
+    case "utf8":
+      return new LargeUtf8();
+  }
+}
+
+class Validity {
+  private bits = new Uint8Array(64);
+  nulls = 0;
+
+  set(i: number, valid: boolean): void {
+    const byte = i >> 3;
+    if (byte >= this.bits.length) this.bits = grow(this.bits, byte + 1);
+    if (valid) this.bits[byte] = (this.bits[byte] ?? 0) | (1 << (i & 7));
+    else this.nulls++;
+  }
+
+  /** The bitmap, or undefined when there were no nulls (Arrow's "all valid" shorthand). */
+  take(length: number): Uint8Array | undefined {
+    if (this.nulls === 0) return undefined;
+    return this.bits.slice(0, (length + 7) >> 3);
+  }
+}
+
+function grow<T extends Uint8Array | Uint32Array | Float32Array | Float64Array | BigInt64Array>(
+  buf: T,
+  min: number,
+): T {
+  let size = buf.length * 2;
+  while (size < min) size *= 2;
+  const next = new (buf.constructor as new (n: number) => T)(size);
+  next.set(buf as never);
+  return next;
+}
+
+export interface ColumnBuilder {
+  readonly type: ColumnType;
+  readonly length: number;
+  /** Approximate bytes buffered so far; used to cut record batches by size. */
+  readonly byteSize: number;
+  appendNull(): void;
+  /** Returns the Arrow data and resets the builder for the next batch. */
+  finish(): Data;
+}
+
+/** u32 / f32 / f64 columns: one fixed-width slot per row. */
+export class FixedColumn implements ColumnBuilder {
+  private values: Uint32Array | Float32Array | Float64Array;
+  private validity = new Validity();
+  length = 0;
+
+  constructor(readonly type: "u32" | "f32" | "f64") {
+    this.values =
+      type === "u32"
+        ? new Uint32Array(1024)
+        : type === "f32"
+          ? new Float32Array(1024)
+          : new Float64Array(1024);
+  }
+
+  get byteSize(): number {
+    return this.length * this.values.BYTES_PER_ELEMENT;
+  }
+
+  append(v: number): void {
+    if (this.length >= this.values.length) this.values = grow(this.values, this.length + 1);
+    this.values[this.length] = v;
+    this.validity.set(this.length++, true);
+  }
+
+  appendNull(): void {
+    if (this.length >= this.values.length) this.values = grow(this.values, this.length + 1);
+    this.values[this.length] = 0;
+    this.validity.set(this.length++, false);
+  }
+
+  finish(): Data {
+    const data = makeData({
+      type: arrowType(this.type) as Uint32,
+      length: this.length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.take(this.length),
+      data: this.values.slice(0, this.length) as Uint32Array,
+    });
+    this.reset();
+    return data;
+  }
+
+  private reset(): void {
+    this.length = 0;
+    this.validity = new Validity();
+  }
+}
+
+/** u64 as two u32 halves (little-endian), so hex can be parsed without BigInt on the hot path. */
+export class U64Column implements ColumnBuilder {
+  readonly type = "u64";
+  private words = new Uint32Array(2048);
+  private validity = new Validity();
+  length = 0;
+
+  get byteSize(): number {
+    return this.length * 8;
+  }
+
+  appendWords(lo: number, hi: number): void {
+    this.put(lo, hi, true);
+  }
+
+  private put(lo: number, hi: number, valid: boolean): void {
+    const at = this.length * 2;
+    if (at + 2 > this.words.length) this.words = grow(this.words, at + 2);
+    this.words[at] = lo;
+    this.words[at + 1] = hi;
+    this.validity.set(this.length++, valid);
+  }
+
+  /** A non-negative safe integer. */
+  appendNumber(n: number): void {
+    this.appendWords(n >>> 0, Math.floor(n / 0x1_0000_0000) >>> 0);
+  }
+
+  /** Wrapping (low 64 bits), like Rust's `as u64`. */
+  appendBigInt(v: bigint): void {
+    const w = BigInt.asUintN(64, v);
+    this.appendWords(Number(w & 0xffff_ffffn), Number(w >> 32n));
+  }
+
+  appendNull(): void {
+    this.put(0, 0, false);
+  }
+
+  finish(): Data {
+    const values = new BigUint64Array(this.words.slice(0, this.length * 2).buffer);
+    const data = makeData({
+      type: new Uint64(),
+      length: this.length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.take(this.length),
+      data: values,
+    });
+    this.length = 0;
+    this.validity = new Validity();
+    return data;
+  }
+}
+
+export class BoolColumn implements ColumnBuilder {
+  readonly type = "bool";
+  private bits = new Uint8Array(128);
+  private validity = new Validity();
+  length = 0;
+
+  get byteSize(): number {
+    return this.length >> 3;
+  }
+
+  append(v: boolean): void {
+    const byte = this.length >> 3;
+    if (byte >= this.bits.length) this.bits = grow(this.bits, byte + 1);
+    if (v) this.bits[byte] = (this.bits[byte] ?? 0) | (1 << (this.length & 7));
+    this.validity.set(this.length++, true);
+  }
+
+  appendNull(): void {
+    const byte = this.length >> 3;
+    if (byte >= this.bits.length) this.bits = grow(this.bits, byte + 1);
+    this.validity.set(this.length++, false);
+  }
+
+  finish(): Data {
+    const data = makeData({
+      type: new Bool(),
+      length: this.length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.take(this.length),
+      data: this.bits.slice(0, (this.length + 7) >> 3),
+    });
+    this.length = 0;
+    this.bits = new Uint8Array(128);
+    this.validity = new Validity();
+    return data;
+  }
+}
+
+/**
+ * LargeBinary / LargeUtf8 (64-bit offsets, as cryo's polars writer declares them). Values are
+ * written straight into one growing byte buffer.
+ */
+export class BytesColumn implements ColumnBuilder {
+  private bytes = new Uint8Array(16 * 1024);
+  private used = 0;
+  private offsets = new BigInt64Array(1025);
+  private validity = new Validity();
+  length = 0;
+
+  constructor(readonly type: "binary" | "utf8") {}
+
+  get byteSize(): number {
+    return this.used + this.length * 8;
+  }
+
+  /** Reserve `n` bytes for the next value; write them into the returned buffer at `at`. */
+  reserve(n: number): { buf: Uint8Array; at: number } {
+    if (this.used + n > this.bytes.length) this.bytes = grow(this.bytes, this.used + n);
+    return { buf: this.bytes, at: this.used };
+  }
+
+  /** Close the value whose `n` bytes were written after `reserve`. */
+  commit(n: number): void {
+    this.used += n;
+    this.pushOffset(true);
+  }
+
+  append(value: Uint8Array): void {
+    const { buf, at } = this.reserve(value.length);
+    buf.set(value, at);
+    this.commit(value.length);
+  }
+
+  /** ASCII / latin1-safe strings only (decimal numbers, hex): one byte per char. */
+  appendAscii(s: string): void {
+    const { buf, at } = this.reserve(s.length);
+    for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
+    this.commit(s.length);
+  }
+
+  appendNull(): void {
+    this.pushOffset(false);
+  }
+
+  private pushOffset(valid: boolean): void {
+    if (this.length + 2 > this.offsets.length) this.offsets = grow(this.offsets, this.length + 2);
+    this.offsets[this.length + 1] = BigInt(this.used);
+    this.validity.set(this.length++, valid);
+  }
+
+  finish(): Data {
+    const data = makeData({
+      type: (this.type === "binary" ? new LargeBinary() : new LargeUtf8()) as LargeBinary,
+      length: this.length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.take(this.length),
+      valueOffsets: this.offsets.slice(0, this.length + 1),
+      data: this.bytes.slice(0, this.used),
+    });
+    this.length = 0;
+    this.used = 0;
+    this.offsets = new BigInt64Array(1025);
+    this.validity = new Validity();
+    return data;
+  }
+}
+
+export function newColumn(type: ColumnType): FixedColumn | U64Column | BoolColumn | BytesColumn {
+  switch (type) {
+    case "u32":
+    case "f32":
+    case "f64":
+      return new FixedColumn(type);
+    case "u64":
+      return new U64Column();
+    case "bool":
+      return new BoolColumn();
+    case "binary":
+    case "utf8":
+      return new BytesColumn(type);
+  }
+}
