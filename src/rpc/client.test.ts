@@ -12,7 +12,7 @@ describe("RpcClient on real mainnet block 18,000,000", () => {
   let client: RpcClient;
   before(async () => {
     server = await startFaultServer({ answer: answerFrom(recordedChain()) });
-    client = new RpcClient({ urls: [server.url], backoff: FAST });
+    client = new RpcClient({ urls: [server.url], backoff: FAST, endpointCooldown: FAST });
   });
   after(async () => {
     await client.close();
@@ -58,7 +58,12 @@ describe("batching", () => {
       answer: answerFrom(syntheticChain()),
       fault: () => ({ kind: "reverse" }),
     });
-    const client = new RpcClient({ urls: [server.url], batchSize: 7, backoff: FAST });
+    const client = new RpcClient({
+      urls: [server.url],
+      batchSize: 7,
+      backoff: FAST,
+      endpointCooldown: FAST,
+    });
     try {
       const numbers = Array.from({ length: 50 }, (_, i) => 1000 - i * 3);
       const blocks = await client.getBlocks(numbers, false);
@@ -90,6 +95,7 @@ describe("batching", () => {
       batchSize: 2,
       maxConcurrentRequests: 4,
       backoff: FAST,
+      endpointCooldown: FAST,
     });
     try {
       const numbers = Array.from({ length: 80 }, (_, i) => i);

@@ -52,6 +52,7 @@ interface ResponseItem {
 }
 
 const DEFAULT_BACKOFF = { baseMs: 250, maxMs: 10_000 };
+const DEFAULT_COOLDOWN = { baseMs: 1_000, maxMs: 30_000 };
 /** Block hashes remembered for cross-checking eth_getLogs (bounded; oldest evicted first). */
 const KNOWN_HASHES_MAX = 50_000;
 /** Never wait longer than this for a backed-off endpoint (absurd Retry-After values). */
@@ -66,6 +67,7 @@ export class RpcClient {
   private readonly heavyBatchSize: number;
   private readonly maxAttempts: number;
   private readonly backoff: { baseMs: number; maxMs: number };
+  private readonly cooldown: { baseMs: number; maxMs: number };
   private readonly knownHashes = new Map<number, string>();
   private roundRobin = 0;
   private nextId = 1;
@@ -78,7 +80,7 @@ export class RpcClient {
     receiptFallbacks: 0,
   };
 
-  constructor(opts: RpcClientOptions & { heavyBatchSize?: number }) {
+  constructor(opts: RpcClientOptions) {
     if (!Array.isArray(opts.urls) || opts.urls.length === 0) {
       throw new FatalError("RpcClient needs at least one RPC URL", { category: "config" });
     }
@@ -91,14 +93,8 @@ export class RpcClient {
     const maxConcurrent = positiveInt(opts.maxConcurrentRequests ?? 50, "maxConcurrentRequests");
     this.maxAttempts = positiveInt(opts.maxAttempts ?? 8, "maxAttempts");
     const timeoutMs = positiveInt(opts.requestTimeoutMs ?? 30_000, "requestTimeoutMs");
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
-    if (
-      !(this.backoff.baseMs >= 0) ||
-      !(this.backoff.maxMs >= this.backoff.baseMs) ||
-      !Number.isFinite(this.backoff.maxMs)
-    ) {
-      throw new FatalError("backoff needs 0 <= baseMs <= maxMs (finite)", { category: "config" });
-    }
+    this.backoff = delayRange(opts.backoff ?? DEFAULT_BACKOFF, "backoff");
+    this.cooldown = delayRange(opts.endpointCooldown ?? DEFAULT_COOLDOWN, "endpointCooldown");
     if (opts.requestsPerSecond !== undefined) {
       if (!(opts.requestsPerSecond > 0) || !Number.isFinite(opts.requestsPerSecond)) {
         throw new FatalError(
@@ -372,7 +368,6 @@ export class RpcClient {
     let attempt = 1;
     for (;;) {
       const methods = [...new Set(pending.map((i) => calls[i]!.method))];
-      const ep = await this.pickEndpoint(methods);
       const ids = pending.map(() => this.nextId++);
       const payload = pending.map((i, k) => ({
         jsonrpc: "2.0",
@@ -384,7 +379,8 @@ export class RpcClient {
       const body = JSON.stringify(payload.length === 1 ? payload[0] : payload);
       let response: unknown;
       let transportFailure: unknown;
-      await this.semaphore.acquire();
+      // The endpoint is chosen once a slot is free, so it reflects failures seen while queued.
+      const ep = await this.acquireEndpoint(methods);
       try {
         if (this.rateLimiter) await this.rateLimiter.take();
         this.counters.requests++;
@@ -402,7 +398,7 @@ export class RpcClient {
         if (!(transportFailure instanceof RetryableError)) throw transportFailure;
         failed = true;
         ep.recordFailure(
-          this.backoff,
+          this.cooldown,
           transportFailure instanceof RateLimitedError ? transportFailure.retryAfterMs : undefined,
           transportFailure instanceof RateLimitedError,
         );
@@ -458,7 +454,7 @@ export class RpcClient {
         }
         pending = still;
         onlyUnsupported = unsupportedSeen && !failed;
-        if (failed) ep.recordFailure(this.backoff);
+        if (failed) ep.recordFailure(this.cooldown);
         else ep.recordSuccess();
       }
       if (failed) this.counters.failures++;
@@ -498,12 +494,29 @@ export class RpcClient {
     });
   }
 
+  /** Take a concurrency slot and an endpoint; never holds a slot while waiting for a backoff. */
+  private async acquireEndpoint(methods: string[]): Promise<Endpoint> {
+    for (;;) {
+      await this.semaphore.acquire();
+      let pick: { ep: Endpoint; waitMs: number };
+      try {
+        pick = this.pickEndpoint(methods);
+      } catch (err) {
+        this.semaphore.release();
+        throw err;
+      }
+      if (pick.waitMs <= 0) return pick.ep;
+      this.semaphore.release();
+      await sleep(Math.min(pick.waitMs, MAX_ENDPOINT_WAIT_MS));
+    }
+  }
+
   /**
    * Round-robin over healthy endpoints that support the methods. When all are backed off, use
    * the one that reopens first; only wait for it when it is really down (Retry-After, or
    * several failures in a row), so one flaky answer does not stall the whole pool.
    */
-  private async pickEndpoint(methods: string[]): Promise<Endpoint> {
+  private pickEndpoint(methods: string[]): { ep: Endpoint; waitMs: number } {
     const candidates = this.endpoints.filter((e) => !methods.some((m) => e.unsupported.has(m)));
     if (candidates.length === 0) {
       throw new MethodUnsupportedError(
@@ -516,14 +529,12 @@ export class RpcClient {
       const ep = candidates[(this.roundRobin + k) % candidates.length]!;
       if (!ep.isOpen(now)) {
         this.roundRobin = (this.roundRobin + k + 1) % candidates.length;
-        return ep;
+        return { ep, waitMs: 0 };
       }
     }
     let soonest = candidates[0]!;
     for (const ep of candidates) if (ep.openUntil < soonest.openUntil) soonest = ep;
-    const wait = soonest.hardUntil - now;
-    if (wait > 0) await sleep(Math.min(wait, MAX_ENDPOINT_WAIT_MS));
-    return soonest;
+    return { ep: soonest, waitMs: soonest.hardUntil - now };
   }
 }
 
@@ -566,6 +577,16 @@ function describeCalls(calls: Call[], pending: number[]): string {
   if (pending.length === 1) return describeCall(calls[pending[0]!]!);
   const methods = [...new Set(pending.map((i) => calls[i]!.method))].join(", ");
   return `batch of ${pending.length} ${methods} calls (first ${describeCall(calls[pending[0]!]!)})`;
+}
+
+function delayRange(
+  r: { baseMs: number; maxMs: number },
+  name: string,
+): { baseMs: number; maxMs: number } {
+  if (!(r.baseMs >= 0) || !(r.maxMs >= r.baseMs) || !Number.isFinite(r.maxMs)) {
+    throw new FatalError(`${name} needs 0 <= baseMs <= maxMs (finite)`, { category: "config" });
+  }
+  return { baseMs: r.baseMs, maxMs: r.maxMs };
 }
 
 function positiveInt(v: number, name: string): number {

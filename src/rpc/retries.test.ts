@@ -14,7 +14,12 @@ async function withServer<T>(
   fn: (client: RpcClient, server: Awaited<ReturnType<typeof startFaultServer>>) => Promise<T>,
 ): Promise<T> {
   const server = await startFaultServer({ answer: answerFrom(syntheticChain()), ...opts });
-  const client = new RpcClient({ urls: [server.url], backoff: FAST, ...clientOpts });
+  const client = new RpcClient({
+    urls: [server.url],
+    backoff: FAST,
+    endpointCooldown: FAST,
+    ...clientOpts,
+  });
   try {
     return await fn(client, server);
   } finally {
@@ -97,7 +102,12 @@ describe("retryable faults are retried and the result is correct", () => {
   });
 
   test("a connection refused endpoint is retried then gives up with RetryableError", async () => {
-    const client = new RpcClient({ urls: ["http://127.0.0.1:9/"], backoff: FAST, maxAttempts: 3 });
+    const client = new RpcClient({
+      urls: ["http://127.0.0.1:9/"],
+      backoff: FAST,
+      endpointCooldown: FAST,
+      maxAttempts: 3,
+    });
     try {
       await assert.rejects(client.blockNumber(), (err: unknown) => {
         assert.ok(err instanceof RetryableError, String(err));

@@ -126,6 +126,13 @@ export interface RpcClientOptions {
   requestTimeoutMs?: number;
   /** Exponential backoff with jitter between attempts. Default { baseMs: 250, maxMs: 10000 }. */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * How long a failing endpoint is avoided (exponential in consecutive failures; at least
+   * Retry-After). Default { baseMs: 1000, maxMs: 30000 }.
+   */
+  endpointCooldown?: { baseMs: number; maxMs: number };
+  /** Calls per batch for heavy results (full blocks, block receipts). Default min(batchSize, 10). */
+  heavyBatchSize?: number;
 }
 
 export interface EndpointStats {
