@@ -93,7 +93,8 @@ function toWasmBatches(batch: RecordBatch): wasm.RecordBatch[] {
  * so a slow consumer (an upload) slows batch production. An empty input gives a valid file
  * with zero row groups, like cryo's writer.
  *
- * Errors thrown by `batches` propagate unchanged to the consumer of the returned iterable.
+ * Errors thrown by `batches` propagate unchanged to the consumer of the returned iterable, and
+ * the file's last bytes are then never yielded (a consumer can never store a truncated file).
  */
 export async function* encodeParquet(
   schema: Schema,
@@ -137,6 +138,10 @@ export async function* encodeParquet(
   const reader = output.getReader();
   let finished = false;
   try {
+    // parquet-wasm ends its output normally (footer included) when its input stream errors, so a
+    // failed source would look like a complete, truncated file. Hold one chunk back and check for
+    // a source error before releasing it: the footer is never yielded after a failure.
+    let held: Uint8Array | undefined;
     while (true) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
       try {
@@ -144,9 +149,12 @@ export async function* encodeParquet(
       } catch (error) {
         throw sourceError ? sourceError.error : encodeError(error);
       }
+      if (sourceError) throw sourceError.error;
       if (chunk.done) break;
-      yield chunk.value;
+      if (held) yield held;
+      held = chunk.value;
     }
+    if (held) yield held;
     finished = true;
   } finally {
     if (!finished) {
