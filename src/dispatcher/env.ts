@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { FatalError } from "../core/errors.ts";
+import { TASK_TOKEN_DEFAULTS } from "../core/tokens.ts";
+import type { DispatcherOptions } from "./dispatcher.ts";
+
+/**
+ * Dispatcher configuration from environment variables (names follow trace-rust's appendix where
+ * one exists; periods are in milliseconds so tests can run fast). Secrets are read here and never
+ * echoed back in errors.
+ */
+
+const ms = z.coerce.number().int().positive();
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().min(1, "DATABASE_URL is required"),
+  TRACE_WORKER_TOKEN: z.string().min(16, "TRACE_WORKER_TOKEN must be at least 16 bytes"),
+  TASK_CAPABILITY_SECRET: z.string().min(32, "TASK_CAPABILITY_SECRET must be at least 32 bytes"),
+  TASK_CAPABILITY_KID: z.string().min(1).default(TASK_TOKEN_DEFAULTS.kid),
+  TASK_CAPABILITY_ISS: z.string().min(1).default(TASK_TOKEN_DEFAULTS.issuer),
+  TASK_CAPABILITY_AUD: z.string().min(1).default(TASK_TOKEN_DEFAULTS.audience),
+  TASK_CAPABILITY_NEXT_KID: z.string().min(1).optional(),
+  TASK_CAPABILITY_NEXT_SECRET: z.string().min(32).optional(),
+  TASK_CAPABILITY_TTL_SECS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(TASK_TOKEN_DEFAULTS.ttlSeconds),
+  DISPATCHER_BIND: z
+    .string()
+    .regex(/^[^:]+:\d{1,5}$/, "DISPATCHER_BIND must be host:port")
+    .default("127.0.0.1:8080"),
+  ORG_ID: z.string().optional(),
+  TRACE_LEASE_MS: ms.default(120_000),
+  TRACE_OUTBOX_POLL_MS: ms.default(200),
+  TRACE_LEASE_REAPER_POLL_MS: ms.default(1000),
+  TRACE_RETRY_POLL_MS: ms.default(1000),
+  TRACE_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(30_000),
+  TRACE_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(600_000),
+  TRACE_RETRY_JITTER: z.coerce.number().min(0).lt(1).default(0.5),
+  TRACE_DISPATCHER_LOOPS: z.enum(["0", "1"]).default("1"),
+});
+
+export interface DispatcherEnvConfig {
+  options: DispatcherOptions;
+  host: string;
+  port: number;
+}
+
+export function dispatcherConfigFromEnv(env: NodeJS.ProcessEnv): DispatcherEnvConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new FatalError(`invalid dispatcher environment: ${msg}`, { category: "config" });
+  }
+  const e = parsed.data;
+  const [host, port] = e.DISPATCHER_BIND.split(":") as [string, string];
+  return {
+    host,
+    port: Number(port),
+    options: {
+      databaseUrl: e.DATABASE_URL,
+      workerToken: e.TRACE_WORKER_TOKEN,
+      capability: {
+        issuer: e.TASK_CAPABILITY_ISS,
+        audience: e.TASK_CAPABILITY_AUD,
+        kid: e.TASK_CAPABILITY_KID,
+        secret: e.TASK_CAPABILITY_SECRET,
+        nextKid: e.TASK_CAPABILITY_NEXT_KID,
+        nextSecret: e.TASK_CAPABILITY_NEXT_SECRET,
+        ttlSeconds: e.TASK_CAPABILITY_TTL_SECS,
+      },
+      orgId: e.ORG_ID,
+      leaseMs: e.TRACE_LEASE_MS,
+      loops: e.TRACE_DISPATCHER_LOOPS === "1",
+      intervals: {
+        outboxMs: e.TRACE_OUTBOX_POLL_MS,
+        reaperMs: e.TRACE_LEASE_REAPER_POLL_MS,
+        retryMs: e.TRACE_RETRY_POLL_MS,
+      },
+      retry: {
+        baseMs: e.TRACE_RETRY_BASE_MS,
+        maxMs: e.TRACE_RETRY_MAX_MS,
+        jitter: e.TRACE_RETRY_JITTER,
+      },
+    },
+  };
+}
