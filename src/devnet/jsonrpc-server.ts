@@ -31,9 +31,9 @@ export function invalidParams(message: string): JsonRpcError {
   return new JsonRpcError(INVALID_PARAMS, message);
 }
 
-/** Already-serialised JSON, written into the response as is (must be valid JSON). */
+/** Already-serialised JSON (text or UTF-8 bytes), written into the response as is. */
 export class RawJson {
-  constructor(readonly json: string) {}
+  constructor(readonly json: string | Uint8Array) {}
 }
 
 /** `params` is always an array (omitted params become []); by-name params are rejected. */
@@ -51,7 +51,7 @@ export interface JsonRpcServerOptions<Ctx> {
    */
   onRequest?: (req: IncomingMessage, res: ServerResponse) => Ctx | null;
   /** Last look at the serialised body before it is sent (fault injection: truncation). */
-  beforeSend?: (body: string, ctx: Ctx) => string;
+  beforeSend?: (body: Buffer, ctx: Ctx) => Buffer;
   /** Largest request body accepted; larger ones get HTTP 413. Default 16 MiB. */
   maxBodyBytes?: number;
 }
@@ -63,9 +63,11 @@ export interface RunningJsonRpcServer {
   stop(): Promise<void>;
 }
 
+type Chunk = string | Uint8Array;
+
 interface CallOutcome {
   /** Serialised response object, or undefined for a notification (no id: no response). */
-  json: string | undefined;
+  json: Chunk[] | string | undefined;
 }
 
 function errorJson(id: unknown, code: number, message: string, data?: unknown): string {
@@ -73,9 +75,10 @@ function errorJson(id: unknown, code: number, message: string, data?: unknown): 
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id ?? null)},"error":${JSON.stringify(err)}}`;
 }
 
-function resultJson(id: unknown, result: unknown): string {
-  const body = result instanceof RawJson ? result.json : JSON.stringify(result ?? null);
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${body}}`;
+function resultJson(id: unknown, result: unknown): Chunk[] | string {
+  const head = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`;
+  if (result instanceof RawJson) return [head, result.json, "}"];
+  return `${head}${JSON.stringify(result ?? null)}}`;
 }
 
 function validId(id: unknown): boolean {
@@ -137,29 +140,42 @@ async function runCall<Ctx>(
   }
 }
 
-/** Answer one HTTP body (already read): returns the response text, or "" for "no response". */
+/**
+ * Answer one HTTP body (already read). Returns the response as chunks (pre-serialised results
+ * are not copied into one big string), or an empty list for "no response" (only notifications).
+ */
 export async function answerBody<Ctx>(
   text: string,
   opts: JsonRpcServerOptions<Ctx>,
   ctx: Ctx,
-): Promise<string> {
+): Promise<Chunk[]> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return errorJson(null, PARSE_ERROR, "Parse error: request body is not valid JSON");
+    return [errorJson(null, PARSE_ERROR, "Parse error: request body is not valid JSON")];
   }
   if (Array.isArray(parsed)) {
     if (parsed.length === 0)
-      return errorJson(null, INVALID_REQUEST, "Invalid Request: empty batch");
-    const parts: string[] = [];
+      return [errorJson(null, INVALID_REQUEST, "Invalid Request: empty batch")];
+    const parts: Chunk[] = [];
     for (const call of parsed) {
-      const out = await runCall(call, opts, ctx);
-      if (out.json !== undefined) parts.push(out.json);
+      const out = (await runCall(call, opts, ctx)).json;
+      if (out === undefined) continue;
+      parts.push(parts.length === 0 ? "[" : ",");
+      if (typeof out === "string") parts.push(out);
+      else parts.push(...out);
     }
-    return parts.length === 0 ? "" : `[${parts.join(",")}]`;
+    if (parts.length > 0) parts.push("]");
+    return parts;
   }
-  return (await runCall(parsed, opts, ctx)).json ?? "";
+  const out = (await runCall(parsed, opts, ctx)).json;
+  return out === undefined ? [] : typeof out === "string" ? [out] : out;
+}
+
+/** The chunks as one buffer (for hooks that inspect or cut the body). */
+export function joinChunks(chunks: Chunk[]): Buffer {
+  return Buffer.concat(chunks.map((c) => (typeof c === "string" ? Buffer.from(c) : c)));
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
@@ -206,18 +222,19 @@ export async function startJsonRpcServer<Ctx>(
       ctx = opts.onRequest(req, res);
       if (ctx === null) return;
     }
-    let body = await answerBody(text, opts, ctx as Ctx);
-    if (body === "") {
+    let chunks = await answerBody(text, opts, ctx as Ctx);
+    if (chunks.length === 0) {
       res.writeHead(204);
       res.end();
       return;
     }
-    if (opts.beforeSend) body = opts.beforeSend(body, ctx as Ctx);
-    res.writeHead(200, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-    });
-    res.end(body);
+    if (opts.beforeSend) chunks = [opts.beforeSend(joinChunks(chunks), ctx as Ctx)];
+    let length = 0;
+    for (const c of chunks) length += typeof c === "string" ? Buffer.byteLength(c) : c.byteLength;
+    res.writeHead(200, { "content-type": "application/json", "content-length": length });
+    res.cork();
+    for (const c of chunks) res.write(c);
+    res.end();
   }
 
   // Clients pool connections; keep idle sockets around longer than typical client idle timeouts.
