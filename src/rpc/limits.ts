@@ -41,15 +41,19 @@ export class RateLimiter {
   private readonly intervalMs: number;
   private nextAt = 0;
 
-  constructor(requestsPerSecond: number) {
+  constructor(
+    requestsPerSecond: number,
+    private readonly clock: () => number = () => performance.now(),
+    private readonly wait: (ms: number) => Promise<void> = sleep,
+  ) {
     this.intervalMs = 1000 / requestsPerSecond;
   }
 
   async take(): Promise<void> {
-    const now = performance.now();
+    const now = this.clock();
     const at = Math.max(now, this.nextAt);
     this.nextAt = at + this.intervalMs;
-    await sleep(at - now);
+    await this.wait(at - now);
   }
 }
 
