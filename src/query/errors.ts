@@ -31,6 +31,8 @@ export const refuse = {
   manifestTooLarge: () => new QueryError(413, "dataset manifest too large", "manifest_too_large"),
   manifestInvalid: (cause?: unknown) =>
     new QueryError(422, "dataset manifest invalid", "manifest_invalid", cause),
+  objectFetch: (cause?: unknown) =>
+    new QueryError(502, "dataset object fetch failed", "object_fetch", cause),
   objectInvalid: (cause?: unknown) =>
     new QueryError(422, "dataset object failed verification", "object_invalid", cause),
   tooLargeForCache: () =>

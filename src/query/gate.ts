@@ -120,8 +120,6 @@ const FORBIDDEN_FUNCTION_PATTERNS = [
   /^pragma_/,
   /^(iceberg|delta|sqlite|postgres|mysql|httpfs|s3|gcs|azure|ducklake|excel|spatial|st_read)/,
   /^(load|install|attach|detach)_?/,
-  /_logs?$/,
-  /_secrets?$/,
   /^json_.*_sql$/,
 ];
 

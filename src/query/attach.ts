@@ -1,0 +1,240 @@
+import { lstat, realpath } from "node:fs/promises";
+import { errorCategory } from "../core/errors.ts";
+import type { DatasetGrant } from "../core/tokens.ts";
+import { MANIFEST_NAME, type Manifest, ManifestSchema, type StorageRef } from "../core/types.ts";
+import type { ObjectStore } from "../sink/object-store.ts";
+import { type DatasetVersionRow, type Db, listDatasetVersions } from "../state/index.ts";
+import type { ObjectCache } from "./cache.ts";
+import { QueryError, refuse } from "./errors.ts";
+import { VIEW_NAME_RE, type ViewSpec } from "./session.ts";
+
+/**
+ * From grants to views: only versions present in state.dataset_versions (published), each
+ * attached through its own manifest (a prefix is never listed), every manifest verified
+ * before a single file is scanned. Anything missing or malformed refuses the whole request.
+ */
+
+export interface AttachLimits {
+  maxManifestBytes: number;
+  maxManifestObjects: number;
+}
+
+export interface AttachDeps {
+  sql: Db;
+  /** The store Trace publishes into; storage refs outside it are refused. */
+  store: ObjectStore | undefined;
+  cache: ObjectCache;
+  limits: AttachLimits;
+}
+
+export interface Attached {
+  views: ViewSpec[];
+  /** Set when exactly one dataset is attached: it is also visible as `dataset`. */
+  alias?: string;
+  datasetIds: string[];
+  release: () => void;
+}
+
+type Location = { scheme: "s3"; bucket: string; base: string } | { scheme: "file"; root: string };
+
+function locate(store: ObjectStore): Location {
+  const u = new URL(store.url);
+  if (store.scheme === "s3")
+    return { scheme: "s3", bucket: u.hostname, base: decodeURIComponent(u.pathname.slice(1)) };
+  return { scheme: "file", root: decodeURIComponent(u.pathname) };
+}
+
+const FILE_SAFE_KEY = /^[A-Za-z0-9._\-/=+]+$/;
+
+/** Store-relative key of a full key, or undefined when it lies outside the store. */
+function relativeKey(loc: Location, ref: StorageRef, fullKey: string): string | undefined {
+  if (loc.scheme === "s3") {
+    if (ref.scheme !== "s3" || ref.bucket !== loc.bucket || !fullKey.startsWith(loc.base))
+      return undefined;
+    return fullKey.slice(loc.base.length);
+  }
+  if (ref.scheme !== "file") return undefined;
+  const abs = `/${fullKey}`;
+  if (!abs.startsWith(loc.root)) return undefined;
+  return abs.slice(loc.root.length);
+}
+
+/** The version prefix as a full key (bucket-relative for s3, root-relative for file). */
+function fullPrefix(ref: StorageRef): string | undefined {
+  const p = ref.scheme === "file" ? ref.prefix.replace(/^\/+/, "") : ref.prefix;
+  if (
+    p === "" ||
+    !p.endsWith("/") ||
+    p.includes("\\") ||
+    p.split("/").some((s) => s === ".." || s === ".")
+  )
+    return undefined;
+  if (ref.scheme === "file" && !ref.prefix.startsWith("/")) return undefined;
+  return p;
+}
+
+function viewNameFor(grant: DatasetGrant, row: DatasetVersionRow): string {
+  if (grant.name !== undefined && grant.name !== null) {
+    if (!VIEW_NAME_RE.test(grant.name))
+      throw refuse.badRequest("dataset grant name is not a valid view name");
+    return grant.name;
+  }
+  // config_hash of chain_sync streams is `cryo_ingest.{cryo dataset}:v1` (trace-rust §2.9).
+  const m = /^cryo_ingest\.([a-z][a-z0-9_]{0,63}):v\d+$/.exec(row.config_hash);
+  if (m?.[1]) return m[1];
+  return `dataset_${grant.dataset_uuid.replaceAll("-", "")}`;
+}
+
+/** Newest first, keep a version only if its range overlaps none already kept. */
+function pickVersions(rows: DatasetVersionRow[]): DatasetVersionRow[] {
+  const kept: DatasetVersionRow[] = [];
+  const newestFirst = [...rows].sort((a, b) => b.created_at.getTime() - a.created_at.getTime());
+  for (const r of newestFirst) {
+    if (kept.every((k) => r.range_end <= k.range_start || r.range_start >= k.range_end))
+      kept.push(r);
+  }
+  return kept.sort((a, b) => a.range_start - b.range_start);
+}
+
+function sameRef(a: StorageRef, b: StorageRef): boolean {
+  return (
+    a.scheme === b.scheme &&
+    a.prefix === b.prefix &&
+    (a.scheme !== "s3" || b.scheme !== "s3" || a.bucket === b.bucket)
+  );
+}
+
+async function readManifest(
+  store: ObjectStore,
+  key: string,
+  limits: AttachLimits,
+): Promise<Manifest> {
+  let bytes: Buffer;
+  try {
+    bytes = await store.getBytes(key, limits.maxManifestBytes);
+  } catch (err) {
+    if (errorCategory(err) === "object_too_large") throw refuse.manifestTooLarge();
+    throw refuse.manifestFetch(err);
+  }
+  if (bytes.length > limits.maxManifestBytes) throw refuse.manifestTooLarge();
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    throw refuse.manifestInvalid(err);
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) throw refuse.manifestInvalid(parsed.error);
+  return parsed.data;
+}
+
+function verifyManifest(
+  m: Manifest,
+  row: DatasetVersionRow,
+  prefix: string,
+  limits: AttachLimits,
+): void {
+  const bad = (why: string) => refuse.manifestInvalid(new Error(why));
+  if (m.dataset_uuid !== row.dataset_uuid || m.dataset_version !== row.dataset_version)
+    throw bad("manifest names another dataset or version");
+  if (m.objects.length === 0) throw bad("manifest lists no objects");
+  if (m.objects.length > limits.maxManifestObjects) throw bad("manifest lists too many objects");
+  const seen = new Set<string>();
+  for (const o of m.objects) {
+    const rest = o.key.slice(prefix.length);
+    if (
+      !o.key.startsWith(prefix) ||
+      rest === "" ||
+      rest.includes("\\") ||
+      rest.split("/").some((s) => s === "" || s === "." || s === "..") ||
+      !FILE_SAFE_KEY.test(o.key) ||
+      !o.key.toLowerCase().endsWith(".parquet")
+    )
+      throw bad("manifest key outside the version prefix or not a .parquet object");
+    if (seen.has(o.key)) throw bad("duplicate manifest key");
+    seen.add(o.key);
+  }
+}
+
+/** Resolves, verifies and materialises the granted datasets; the caller must call release(). */
+export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): Promise<Attached> {
+  const store = deps.store;
+  if (!store) throw refuse.storage(new Error("no object store configured"));
+  const loc = locate(store);
+  const uuids = grants.map((g) => g.dataset_uuid);
+  const rows = await listDatasetVersions(deps.sql, { datasetUuids: uuids });
+
+  const views: ViewSpec[] = [];
+  const releases: (() => void)[] = [];
+  const release = () => {
+    for (const r of releases.splice(0)) r();
+  };
+  try {
+    for (const grant of grants) {
+      let mine = rows.filter((r) => r.dataset_uuid === grant.dataset_uuid);
+      if (grant.dataset_version)
+        mine = mine.filter((r) => r.dataset_version === grant.dataset_version);
+      if (mine.length === 0) throw refuse.notPublished();
+      if (
+        grant.storage_ref &&
+        !mine.every((r) => sameRef(r.storage_ref, grant.storage_ref as StorageRef))
+      )
+        throw refuse.storage(new Error("grant storage_ref differs from the registry"));
+      const name = viewNameFor(grant, mine[0] as DatasetVersionRow);
+      if (views.some((v) => v.name === name) || name === "dataset") throw refuse.ambiguous();
+
+      const files: string[] = [];
+      const remote: { sha256: string; size: number; key: string }[] = [];
+      for (const row of pickVersions(mine)) {
+        const ref = row.storage_ref;
+        const prefix = fullPrefix(ref);
+        if (prefix === undefined) throw refuse.storage(new Error("malformed storage_ref"));
+        const manifestKey = relativeKey(loc, ref, `${prefix}${MANIFEST_NAME}`);
+        if (manifestKey === undefined)
+          throw refuse.storage(new Error("storage_ref outside the store"));
+        const manifest = await readManifest(store, manifestKey, deps.limits);
+        verifyManifest(manifest, row, prefix, deps.limits);
+        for (const o of manifest.objects) {
+          const key = relativeKey(loc, ref, o.key);
+          if (key === undefined) throw refuse.storage(new Error("object outside the store"));
+          if (loc.scheme === "file")
+            files.push(await checkLocalFile(`/${o.key}`, ref.prefix, o.size));
+          else remote.push({ sha256: o.sha256, size: o.size, key });
+        }
+      }
+      if (remote.length > 0) {
+        const got = await deps.cache.acquire(
+          remote.map((r) => ({ sha256: r.sha256, size: r.size, open: () => store.get(r.key) })),
+        );
+        releases.push(got.release);
+        files.push(...got.paths);
+      }
+      views.push({ name, files });
+    }
+  } catch (err) {
+    release();
+    if (err instanceof QueryError) throw err;
+    throw refuse.execution(err);
+  }
+  return {
+    views,
+    ...(views.length === 1 ? { alias: (views[0] as ViewSpec).name } : {}),
+    datasetIds: uuids,
+    release,
+  };
+}
+
+/** A file scanned in place must be a regular file, inside its version dir, of the declared size. */
+async function checkLocalFile(path: string, versionDir: string, size: number): Promise<string> {
+  try {
+    const st = await lstat(path);
+    const real = await realpath(path);
+    const realDir = await realpath(versionDir);
+    if (!st.isFile() || !real.startsWith(realDir.endsWith("/") ? realDir : `${realDir}/`))
+      throw new Error("not a regular file inside the version directory");
+    if (st.size !== size) throw new Error("size differs from manifest");
+    return real;
+  } catch (err) {
+    throw refuse.objectInvalid(err);
+  }
+}
