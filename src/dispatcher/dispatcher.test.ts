@@ -222,6 +222,18 @@ describe("claim", () => {
     assert.deepEqual([r.status, r.body.error], [409, "task not claimable"]);
   });
 
+  test("canceling revokes a running lease; canceled tasks end for good", async () => {
+    const { taskId, claim } = await claimed();
+    assert.equal(await slow.cancel(taskId, "job paused"), true);
+    assert.equal(await slow.cancel(taskId), false);
+    const hb = await api.heartbeat(claim, claim.capability_token);
+    assert.deepEqual([hb.status, hb.body.error], [409, "stale task fence"]);
+    const task = await getTask(sql, taskId);
+    assert.equal(task?.status, "canceled");
+    assert.ok(failedHook.some((f) => f.task.task_id === taskId && f.category === "canceled"));
+    assert.equal((await api.claim(taskId)).status, 409);
+  });
+
   test("unknown ids are 404 and are not created (trace-rust §9.1)", async () => {
     const id = randomUUID();
     const r = await api.claim(id);

@@ -10,6 +10,7 @@ import { defaultGrantsFor, type TaskGrants } from "./grants.ts";
 import type { TaskOutcomeHooks } from "./hooks.ts";
 import { buildHttpApp } from "./http.ts";
 import {
+  cancelTask,
   type LifecycleConfig,
   reapExpiredLeases,
   scheduleDueRetries,
@@ -48,6 +49,8 @@ export interface Dispatcher {
   app: FastifyInstance;
   sql: Sql;
   queue: PgQueue;
+  /** Cancels a queued or running task (see lifecycle.cancelTask). */
+  cancel(taskId: string, reason?: string): Promise<boolean>;
   /** Starts the background loops (no-op when `loops: false`). */
   start(): Promise<void>;
   /** Listens on host:port (127.0.0.1 by default; port 0 picks one) and returns the base URL. */
@@ -120,6 +123,7 @@ export async function createDispatcher(options: DispatcherOptions): Promise<Disp
     app,
     sql,
     queue,
+    cancel: (taskId, reason) => cancelTask(sql, lifecycle, taskId, reason),
     async start() {
       if (options.loops === false || loops.length > 0 || stopped) return;
       loops = [

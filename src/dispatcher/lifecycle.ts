@@ -296,6 +296,32 @@ export async function endAttempt(
   return { status: "failed" };
 }
 
+/**
+ * Cancels a queued or running task (operator action, e.g. a paused job). A running attempt's
+ * lease is revoked, so its later heartbeat / completion gets 409. Returns false if the task is
+ * unknown or already ended.
+ */
+export async function cancelTask(
+  sql: Sql,
+  cfg: LifecycleConfig,
+  taskId: string,
+  reason = "canceled by operator",
+): Promise<boolean> {
+  return await sql.begin(async (tx) => {
+    const [row] = await tx<TaskRow[]>`
+      UPDATE state.tasks
+         SET status = 'canceled', lease_token = NULL, lease_expires_at = NULL,
+             next_retry_at = NULL, finished_at = now(), updated_at = now(),
+             last_error_category = 'canceled', last_error_message = ${reason.slice(0, MAX_ERROR_MESSAGE)}
+       WHERE task_id = ${taskId} AND status IN ('queued', 'running')
+      RETURNING *`;
+    if (!row) return false;
+    await recordTaskEvent(tx, taskId, row.attempt, "canceled", {});
+    await cfg.hooks.onTaskFailed?.(tx, row, { category: "canceled", message: reason });
+    return true;
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Background ticks (each one transaction; SKIP LOCKED so dispatchers take disjoint rows)
 
