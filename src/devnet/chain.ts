@@ -15,7 +15,8 @@
  */
 
 import { type LogCriteria, logMatches, parseLogCriteria, toQuantity } from "./params.ts";
-import { fmix32, HEX, hashString, hexWord, Rng } from "./prng.ts";
+import { flat, fmix32, HEX, hashString, hexWord, Rng } from "./prng.ts";
+import { ByteWriter } from "./writer.ts";
 
 export interface ChainOptions {
   /** Any number or string; the same seed and options always give the same chain. Default 1. */
@@ -48,6 +49,7 @@ const ZERO_BLOOM = `0x${"0".repeat(512)}`;
 const OPEN_BRACKET = Buffer.from("[");
 const CLOSE_BRACKET = Buffer.from("]");
 const COMMA = Buffer.from(",");
+const CLOSE_BRACKET_BRACE = Buffer.from("]}");
 const GWEI = 1_000_000_000;
 const BLOB_GAS_PER_BLOB = 131_072;
 const WITHDRAWALS_PER_BLOCK = 16;
@@ -90,91 +92,44 @@ interface LogModel {
   topics: string[];
 }
 
-interface TxModel {
-  hash: string;
-  type: 0 | 1 | 2 | 3;
-  from: string;
-  to: string | null;
-  contractAddress: string | null;
-  value: string;
-  nonce: number;
-  gas: number;
-  gasUsed: number;
-  cumulativeGasUsed: number;
-  gasPrice: number; // effective price paid
-  maxFeePerGas: number;
-  maxPriorityFeePerGas: number;
-  maxFeePerBlobGas: number;
-  blobHashes: string[];
-  accessList: string; // rendered JSON, "" when the type has none
-  input: string;
-  r: string;
-  s: string;
-  yParity: number;
-  success: boolean;
-  logStart: number;
-  logCount: number;
-  bloom: string;
-}
-
 /**
- * One generated block. Rendered views are kept as bytes, not strings: megabytes of JSON built
- * by concatenation are deep string ropes, and keeping a few dozen of them alive made garbage
- * collection cost more than generating the blocks.
+ * One generated block, rendered eagerly into bytes (full block, receipts, logs) in one pass.
+ * Bytes rather than strings: megabytes of JSON built by string concatenation are deep ropes and
+ * large-object copies, and their garbage collection cost more than generating the data.
+ * Element i of a rendered list spans [offsets[i], offsets[i + 1] - 1).
  */
 interface BlockModel {
   number: number;
-  hash: string;
-  header: string; // every block field except transactions, rendered, without braces
-  txs: TxModel[];
+  header: string; // every block field except transactions, without braces
+  txHashes: string[];
+  full: Buffer;
+  fullOffsets: number[];
+  hashes?: Buffer;
+  receipts: Buffer;
+  receiptOffsets: number[];
   logs: LogModel[];
-  /** All logs' JSON, comma-separated; log k spans [logOffsets[k], logOffsets[k + 1] - 1). */
   logBytes: Buffer;
   logOffsets: number[];
-  blobGasPrice: number;
-  // Rendered lazily: a blocks-only extraction never pays for receipts and vice versa.
-  full?: Rendered;
-  hashes?: Buffer;
-  receipts?: Rendered;
 }
 
-/** A JSON array of objects as bytes, with each element's position. */
-interface Rendered {
-  bytes: Buffer;
-  /** element i spans [offsets[i], offsets[i + 1] - 1) */
-  offsets: number[];
-}
-
-/** Render `prefix[a,b,c]suffix` into bytes, remembering where each element starts. */
-function renderList(prefix: string, items: string[], suffix: string): Rendered {
-  const offsets: number[] = [];
-  let at = prefix.length + 1;
-  for (const it of items) {
-    offsets.push(at);
-    at += it.length + 1;
-  }
-  offsets.push(at);
-  // Written piece by piece into one buffer: a joined megabyte-sized string would be allocated
-  // (and flattened) in V8's large-object space, which is what made GC dominate. All content is
-  // ASCII, so latin1 is exact and the fastest encoding.
-  const bytes = Buffer.allocUnsafe(Math.max(at, prefix.length + 2) + suffix.length);
-  let w = bytes.write(prefix, 0, "latin1");
-  bytes[w++] = 0x5b; // [
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) bytes[w++] = 0x2c; // ,
-    w += bytes.write(items[i]!, w, "latin1");
-  }
-  bytes[w++] = 0x5d; // ]
-  w += bytes.write(suffix, w, "latin1");
-  return { bytes: bytes.subarray(0, w), offsets };
-}
-
-function element(r: Rendered, i: number): Buffer {
-  return r.bytes.subarray(r.offsets[i]!, r.offsets[i + 1]! - 1);
+interface TxInfo {
+  type: number;
+  from: string;
+  to: string | null;
+  contractAddress: string | null;
+  gasUsed: number;
+  cumulativeGasUsed: number;
+  gasPrice: number;
+  blobs: number;
+  success: boolean;
+  calls: boolean;
+  logStart: number;
+  logCount: number;
 }
 
 interface Pools {
   eoas: string[];
+  paddedEoas: string[];
   contracts: string[];
   tokens: string[];
   builders: string[];
@@ -182,7 +137,8 @@ interface Pools {
   extraData: string[];
 }
 
-const pad32 = (address: string): string => `0x000000000000000000000000${address.slice(2)}`;
+const q = toQuantity;
+const CREATION_PREFIX = "608060405234801561001057600080fd5b50";
 
 export class SyntheticChain {
   readonly seed: number;
@@ -196,11 +152,15 @@ export class SyntheticChain {
   private readonly cacheSize: number;
   private readonly cache = new Map<number, BlockModel>();
   private readonly pools: Pools;
+  // Scratch writers reused across blocks; each block's bytes are copied out once at the end.
+  private readonly txw = new ByteWriter(1 << 20);
+  private readonly rw = new ByteWriter(1 << 20);
+  private readonly lw = new ByteWriter(1 << 19);
 
   constructor(opts: ChainOptions = {}) {
     const seed = opts.seed ?? 1;
     this.seed = typeof seed === "number" ? hashString(`n:${seed}`) : hashString(`s:${seed}`);
-    this.chainId = checkInt(opts.chainId ?? 31337, "chainId", 1, Number.MAX_SAFE_INTEGER);
+    this.chainId = checkInt(opts.chainId ?? 31337, "chainId", 1, 2 ** 48);
     this.len = checkInt(opts.length ?? 1_000_000, "length", 1, MAX_LENGTH);
     this.txsPerBlock = checkInt(opts.txsPerBlock ?? 150, "txsPerBlock", 0, MAX_TXS / 2);
     this.logsPerBlock = checkInt(opts.logsPerBlock ?? 300, "logsPerBlock", 0, 1_000_000);
@@ -228,7 +188,7 @@ export class SyntheticChain {
     return this.len - 1;
   }
 
-  /** Grow the chain (blocks are independent of the length, so existing blocks do not change). */
+  /** Grow the chain (blocks do not depend on the length, so existing blocks do not change). */
   extend(blocks = 1): number {
     this.len = checkInt(this.len + blocks, "length", 1, MAX_LENGTH);
     return this.head;
@@ -256,6 +216,11 @@ export class SyntheticChain {
     return this.counts(n).txs;
   }
 
+  /** Mean-varied log target of a block (the actual count is 0 when no tx succeeded). */
+  logTarget(n: number): number {
+    return this.counts(n).logs;
+  }
+
   txHash(n: number, index: number): string {
     return taggedHash(this.seed, KIND_TX, n, index);
   }
@@ -263,7 +228,7 @@ export class SyntheticChain {
   /** The block a hash names, if it is one of this chain's blocks (up to the current head). */
   locateBlock(hash: string): number | undefined {
     const d = untag(this.seed, hash);
-    if (d === undefined || d.kind !== KIND_BLOCK || !this.has(d.n)) return undefined;
+    if (d === undefined || d.kind !== KIND_BLOCK || d.i !== 0 || !this.has(d.n)) return undefined;
     return this.blockHash(d.n) === hash.toLowerCase() ? d.n : undefined;
   }
 
@@ -275,15 +240,15 @@ export class SyntheticChain {
     return { blockNumber: d.n, index: d.i };
   }
 
-  // ---- node-shaped views -------------------------------------------------------------------
+  // ---- node-shaped views (bytes, as the server sends them) -----------------------------------
 
   /** eth_getBlockByNumber JSON bytes, or null beyond the head. */
   blockBytes(n: number, fullTx: boolean): Buffer | null {
     if (!this.has(n)) return null;
     const m = this.model(n);
-    if (fullTx) return this.fullBlock(m).bytes;
+    if (fullTx) return m.full;
     m.hashes ??= Buffer.from(
-      `{${m.header},"transactions":[${m.txs.map((t) => `"${t.hash}"`).join(",")}]}`,
+      `{${m.header},"transactions":[${m.txHashes.map((h) => `"${h}"`).join(",")}]}`,
       "latin1",
     );
     return m.hashes;
@@ -291,22 +256,23 @@ export class SyntheticChain {
 
   /** eth_getBlockReceipts JSON bytes, or null beyond the head. */
   receiptsBytes(n: number): Buffer | null {
-    if (!this.has(n)) return null;
-    return this.blockReceipts(this.model(n)).bytes;
+    return this.has(n) ? this.model(n).receipts : null;
   }
 
   /** eth_getTransactionByHash JSON bytes, or null for a hash that is not on this chain. */
   transactionBytes(hash: string): Buffer | null {
     const at = this.locateTx(hash);
     if (at === undefined) return null;
-    return element(this.fullBlock(this.model(at.blockNumber)), at.index);
+    const m = this.model(at.blockNumber);
+    return element(m.full, m.fullOffsets, at.index);
   }
 
   /** eth_getTransactionReceipt JSON bytes, or null for a hash that is not on this chain. */
   transactionReceiptBytes(hash: string): Buffer | null {
     const at = this.locateTx(hash);
     if (at === undefined) return null;
-    return element(this.blockReceipts(this.model(at.blockNumber)), at.index);
+    const m = this.model(at.blockNumber);
+    return element(m.receipts, m.receiptOffsets, at.index);
   }
 
   /** eth_getLogs over [from, to] (clamped to the chain) as JSON bytes. */
@@ -317,12 +283,14 @@ export class SyntheticChain {
       for (let k = 0; k < m.logs.length; k++) {
         if (!logMatches(m.logs[k]!, criteria)) continue;
         if (parts.length > 1) parts.push(COMMA);
-        parts.push(m.logBytes.subarray(m.logOffsets[k]!, m.logOffsets[k + 1]! - 1));
+        parts.push(element(m.logBytes, m.logOffsets, k));
       }
     }
     parts.push(CLOSE_BRACKET);
     return Buffer.concat(parts);
   }
+
+  // ---- parsed forms, for tests and tools (the server only uses the bytes) --------------------
 
   blockJson(n: number, fullTx: boolean): string | null {
     return this.blockBytes(n, fullTx)?.toString("latin1") ?? null;
@@ -331,8 +299,6 @@ export class SyntheticChain {
   receiptsJson(n: number): string | null {
     return this.receiptsBytes(n)?.toString("latin1") ?? null;
   }
-
-  // Parsed forms, for tests and tools (the server itself only uses the JSON text).
 
   // biome-ignore lint/suspicious/noExplicitAny: node JSON, shape documented by the JSON-RPC spec
   block(n: number, fullTx: boolean): Record<string, any> | null {
@@ -352,11 +318,12 @@ export class SyntheticChain {
     return j === null ? null : JSON.parse(j.toString("latin1"));
   }
 
+  /** eth_getLogs semantics over a numeric range (clamped to the chain). */
   logs(filter: SyntheticLogFilter): RpcLog[] {
-    const from = Math.max(0, filter.fromBlock);
-    const to = Math.min(this.head, filter.toBlock);
     const criteria = parseLogCriteria(filter.address, filter.topics);
-    return JSON.parse(this.logsBytes(from, to, criteria).toString("latin1"));
+    return JSON.parse(
+      this.logsBytes(filter.fromBlock, filter.toBlock, criteria).toString("latin1"),
+    );
   }
 
   // ---- generation ----------------------------------------------------------------------------
@@ -390,22 +357,30 @@ export class SyntheticChain {
     const baseFee = GWEI + r.int(60 * GWEI);
     const blobGasPrice = 1 + r.int(r.chance(0.7) ? 4 : 5 * GWEI);
     const gasLimit = Math.max(30_000_000, Math.ceil((txCount * 42_000) / 1_000_000) * 1_000_000);
-    // Mean gas per tx such that the sum stays well inside the limit.
+    // Mean gas per tx such that the sum stays within the limit (each tx uses < 2 × mean).
     const meanGas = Math.max(
       21_000,
       Math.min(150_000, Math.floor((gasLimit * 0.5) / Math.max(1, txCount))),
     );
-    const timestamp = this.timestamp(n);
-    const tsHex = toQuantity(timestamp);
-    const numHex = toQuantity(n);
+    const tsHex = q(this.timestamp(n));
+    const numHex = q(n);
+    const blockFields = flat(
+      `"blockHash":"${hash}","blockNumber":"${numHex}","blockTimestamp":"${tsHex}"`,
+    );
+    const chainIdField = flat(`,"chainId":"${q(this.chainId)}","from":"`);
+    const receiptBlockFields = flat(blockFields.slice(0, blockFields.indexOf(',"blockTimestamp"')));
 
-    const txs: TxModel[] = [];
+    // Transactions, written as they are drawn.
+    const w = this.txw.reset();
+    const txs: TxInfo[] = [];
+    const txHashes: string[] = [];
+    const txOffsets: number[] = [];
     let cumulative = 0;
     let blobs = 0;
     let size = 620 + WITHDRAWALS_PER_BLOCK * 28;
     for (let i = 0; i < txCount; i++) {
       const roll = r.float();
-      const type: 0 | 1 | 2 | 3 = roll < 0.15 ? 0 : roll < 0.18 ? 1 : roll < 0.95 ? 2 : 3;
+      const type = roll < 0.15 ? 0 : roll < 0.18 ? 1 : roll < 0.95 ? 2 : 3;
       const creation = type !== 3 && r.chance(0.02);
       const success = !r.chance(0.04);
       const from = p.eoas[r.int(p.eoas.length)]!;
@@ -415,171 +390,214 @@ export class SyntheticChain {
         : plain
           ? p.eoas[r.int(p.eoas.length)]!
           : p.contracts[r.int(p.contracts.length)]!;
-      const input = creation ? creationCode(r) : plain ? "0x" : callData(r, p);
       const gasUsed = plain ? 21_000 : 21_000 + r.int(2 * (meanGas - 21_000) + 1);
       const gas = success && r.chance(0.9) ? gasUsed + r.int(gasUsed) : gasUsed;
       cumulative += gasUsed;
       const maxPriorityFeePerGas = type >= 2 ? r.int(3 * GWEI) : 0;
       const maxFeePerGas = type >= 2 ? baseFee + r.int(40 * GWEI) : 0;
+      // What the sender pays: the fixed price for legacy/2930, capped tip over base fee for 1559+.
       const gasPrice =
         type >= 2
           ? baseFee + Math.min(maxPriorityFeePerGas, maxFeePerGas - baseFee)
           : baseFee + r.int(3 * GWEI);
-      const blobHashes: string[] = [];
-      if (type === 3) {
-        const k = 1 + r.int(6);
-        for (let b = 0; b < k; b++) blobHashes.push(`0x01${r.hex(31)}`);
-        blobs += k;
+      const blobCount = type === 3 ? 1 + r.int(6) : 0;
+      blobs += blobCount;
+      const yParity = r.int(2);
+      const txHash = this.txHash(n, i);
+      txHashes.push(txHash);
+
+      if (i > 0) w.byte(0x2c);
+      const start = w.pos;
+      txOffsets.push(start);
+      w.byte(0x7b); // {
+      if (type >= 1) {
+        w.ascii('"accessList":');
+        writeAccessList(w, r, p, type === 1 || r.chance(0.15) ? 1 + r.int(3) : 0);
+        w.byte(0x2c);
       }
-      const accessList =
-        type === 1 || (type >= 2 && r.chance(0.15)) ? accessListJson(r, p) : type >= 1 ? "[]" : "";
-      size += 110 + (input.length - 2) / 2 + accessList.length / 2 + blobHashes.length * 33;
+      if (type === 3) {
+        w.ascii('"blobVersionedHashes":[');
+        for (let b = 0; b < blobCount; b++) {
+          if (b > 0) w.byte(0x2c);
+          w.ascii('"0x01').randomHex(r, 31).byte(0x22);
+        }
+        w.ascii("],");
+      }
+      w.ascii(blockFields).ascii(chainIdField).ascii(from).ascii('","gas":"').quantity(gas);
+      w.ascii('","gasPrice":"').quantity(gasPrice).ascii('","hash":"').ascii(txHash);
+      w.ascii('","input":"0x');
+      const inputStart = w.pos;
+      if (creation) writeCreationCode(w, r);
+      else if (!plain) writeCallData(w, r, p);
+      const inputBytes = (w.pos - inputStart) >> 1;
+      w.byte(0x22);
+      if (type === 3)
+        w.ascii(',"maxFeePerBlobGas":"')
+          .quantity(blobGasPrice + r.int(10 * GWEI))
+          .byte(0x22);
+      if (type >= 2) {
+        w.ascii(',"maxFeePerGas":"').quantity(maxFeePerGas);
+        w.ascii('","maxPriorityFeePerGas":"').quantity(maxPriorityFeePerGas).byte(0x22);
+      }
+      w.ascii(',"nonce":"').quantity(r.int(200_000)).ascii('","r":"0x');
+      writeRandomQuantity32(w, r);
+      w.ascii('","s":"0x');
+      writeRandomQuantity32(w, r);
+      w.ascii('","to":');
+      if (to === null) w.ascii("null");
+      else w.byte(0x22).ascii(to).byte(0x22);
+      w.ascii(',"transactionIndex":"').quantity(i).ascii('","type":"').quantity(type);
+      // Legacy transactions carry the EIP-155 v (chainId * 2 + 35 + parity); typed ones the parity.
+      w.ascii('","v":"').quantity(type === 0 ? this.chainId * 2 + 35 + yParity : yParity);
+      w.ascii('","value":"');
+      writeValue(w, r, plain);
+      w.byte(0x22);
+      if (type !== 0) w.ascii(',"yParity":"').quantity(yParity).byte(0x22);
+      w.byte(0x7d); // }
+      size += 110 + inputBytes + blobCount * 33;
       txs.push({
-        hash: this.txHash(n, i),
         type,
         from,
         to,
-        contractAddress: creation ? `0x${r.hex(20)}` : null,
-        value: valueQuantity(r, plain),
-        nonce: r.int(200_000),
-        gas,
+        contractAddress: creation ? r.hex0x(20) : null,
         gasUsed,
         cumulativeGasUsed: cumulative,
         gasPrice,
-        maxFeePerGas,
-        maxPriorityFeePerGas,
-        maxFeePerBlobGas: type === 3 ? blobGasPrice + r.int(10 * GWEI) : 0,
-        blobHashes,
-        accessList,
-        input,
-        r: r.quantity(32),
-        s: r.quantity(32),
-        yParity: r.int(2),
+        blobs: blobCount,
         success,
+        calls: inputBytes > 0,
         logStart: 0,
         logCount: 0,
-        bloom: ZERO_BLOOM,
       });
     }
+    txOffsets.push(w.pos + 1);
 
     // Logs go to successful transactions, preferring contract calls, in tx order so that
     // block-global log indices increase with the transaction index.
-    const emitters = txs.filter((t) => t.success && t.input !== "0x");
+    const emitters = txs.filter((t) => t.success && t.calls);
     const candidates = emitters.length > 0 ? emitters : txs.filter((t) => t.success);
     if (candidates.length > 0) {
       for (let k = 0; k < logTarget; k++) candidates[r.int(candidates.length)]!.logCount++;
     }
+    const lw = this.lw.reset();
     const logs: LogModel[] = [];
-    const logJson: string[] = [];
+    const logOffsets: number[] = [];
     const blockBloom = new Uint8Array(256);
+    const txBlooms: Array<Uint8Array | null> = [];
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i]!;
       tx.logStart = logs.length;
-      if (tx.logCount === 0) continue;
+      if (tx.logCount === 0) {
+        txBlooms.push(null);
+        continue;
+      }
       const bloom = new Uint8Array(256);
-      const txIdxHex = toQuantity(i);
       const emitter = tx.contractAddress ?? tx.to!;
       for (let k = 0; k < tx.logCount; k++) {
-        const { address, topics, data } = logContent(r, p, emitter);
-        bloomAdd(bloom, address);
-        for (const t of topics) bloomAdd(bloom, t);
-        logJson.push(
-          `{"address":"${address}","blockHash":"${hash}","blockNumber":"${numHex}",` +
-            `"blockTimestamp":"${tsHex}","data":"${data}","logIndex":"${toQuantity(logs.length)}",` +
-            `"removed":false,"topics":[${topics.map((t) => `"${t}"`).join(",")}],` +
-            `"transactionHash":"${tx.hash}","transactionIndex":"${txIdxHex}"}`,
-        );
-        logs.push({ address, topics });
+        const log = drawLog(r, p, emitter);
+        bloomAdd(bloom, log.address);
+        for (const t of log.topics) bloomAdd(bloom, t);
+        if (logs.length > 0) lw.byte(0x2c);
+        logOffsets.push(lw.pos);
+        lw.ascii('{"address":"').ascii(log.address).byte(0x22).byte(0x2c).ascii(blockFields);
+        lw.ascii(',"data":"0x');
+        writeLogData(lw, r, log.data);
+        lw.ascii('","logIndex":"').quantity(logs.length).ascii('","removed":false,"topics":[');
+        for (let t = 0; t < log.topics.length; t++) {
+          if (t > 0) lw.byte(0x2c);
+          lw.byte(0x22).ascii(log.topics[t]!).byte(0x22);
+        }
+        lw.ascii('],"transactionHash":"').ascii(txHashes[i]!);
+        lw.ascii('","transactionIndex":"').quantity(i).ascii('"}');
+        logs.push({ address: log.address, topics: log.topics });
       }
       for (let b = 0; b < 256; b++) blockBloom[b]! |= bloom[b]!;
-      tx.bloom = bloomHex(bloom);
+      txBlooms.push(bloom);
     }
+    logOffsets.push(lw.pos + 1);
+
+    // Receipts, embedding each transaction's logs.
+    const rw = this.rw.reset();
+    const receiptOffsets: number[] = [];
+    rw.byte(0x5b);
+    for (let i = 0; i < txs.length; i++) {
+      const t = txs[i]!;
+      if (i > 0) rw.byte(0x2c);
+      receiptOffsets.push(rw.pos);
+      rw.byte(0x7b);
+      if (t.type === 3) {
+        rw.ascii('"blobGasPrice":"').quantity(blobGasPrice);
+        rw.ascii('","blobGasUsed":"')
+          .quantity(t.blobs * BLOB_GAS_PER_BLOB)
+          .ascii('",');
+      }
+      rw.ascii(receiptBlockFields);
+      rw.ascii(',"contractAddress":');
+      if (t.contractAddress === null) rw.ascii("null");
+      else rw.byte(0x22).ascii(t.contractAddress).byte(0x22);
+      rw.ascii(',"cumulativeGasUsed":"').quantity(t.cumulativeGasUsed);
+      rw.ascii('","effectiveGasPrice":"').quantity(t.gasPrice).ascii('","from":"').ascii(t.from);
+      rw.ascii('","gasUsed":"').quantity(t.gasUsed).ascii('","logs":[');
+      if (t.logCount > 0) {
+        rw.bytesFrom(lw.buf, logOffsets[t.logStart]!, logOffsets[t.logStart + t.logCount]! - 1);
+      }
+      rw.ascii('],"logsBloom":"');
+      writeBloom(rw, txBlooms[i]!);
+      rw.ascii('","status":"')
+        .ascii(t.success ? "0x1" : "0x0")
+        .ascii('","to":');
+      if (t.to === null) rw.ascii("null");
+      else rw.byte(0x22).ascii(t.to).byte(0x22);
+      rw.ascii(',"transactionHash":"')
+        .ascii(txHashes[i]!)
+        .ascii('","transactionIndex":"')
+        .quantity(i);
+      rw.ascii('","type":"').quantity(t.type).ascii('"}');
+    }
+    receiptOffsets.push(rw.pos + 1);
+    rw.byte(0x5d);
 
     const withdrawals: string[] = [];
-    for (let w = 0; w < WITHDRAWALS_PER_BLOCK; w++) {
+    for (let k = 0; k < WITHDRAWALS_PER_BLOCK; k++) {
       withdrawals.push(
-        `{"address":"${p.eoas[r.int(p.eoas.length)]}","amount":"${toQuantity(10_000_000 + r.int(10_000_000))}",` +
-          `"index":"${toQuantity(n * WITHDRAWALS_PER_BLOCK + w)}","validatorIndex":"${toQuantity(r.int(1_500_000))}"}`,
+        `{"address":"${p.eoas[r.int(p.eoas.length)]}","amount":"${q(10_000_000 + r.int(10_000_000))}",` +
+          `"index":"${q(n * WITHDRAWALS_PER_BLOCK + k)}","validatorIndex":"${q(r.int(1_500_000))}"}`,
       );
     }
     const root = () => `0x${r.hex(32)}`;
     const header =
-      `"baseFeePerGas":"${toQuantity(baseFee)}","blobGasUsed":"${toQuantity(blobs * BLOB_GAS_PER_BLOB)}",` +
-      `"difficulty":"0x0","excessBlobGas":"${toQuantity(r.int(20) * BLOB_GAS_PER_BLOB)}",` +
-      `"extraData":"${p.extraData[r.int(p.extraData.length)]}","gasLimit":"${toQuantity(gasLimit)}",` +
-      `"gasUsed":"${toQuantity(cumulative)}","hash":"${hash}","logsBloom":"${bloomHex(blockBloom)}",` +
+      `"baseFeePerGas":"${q(baseFee)}","blobGasUsed":"${q(blobs * BLOB_GAS_PER_BLOB)}",` +
+      `"difficulty":"0x0","excessBlobGas":"${q(r.int(20) * BLOB_GAS_PER_BLOB)}",` +
+      `"extraData":"${p.extraData[r.int(p.extraData.length)]}","gasLimit":"${q(gasLimit)}",` +
+      `"gasUsed":"${q(cumulative)}","hash":"${hash}","logsBloom":"${bloomText(blockBloom)}",` +
       `"miner":"${p.builders[r.int(p.builders.length)]}","mixHash":"${root()}",` +
       `"nonce":"0x0000000000000000","number":"${numHex}","parentBeaconBlockRoot":"${root()}",` +
-      `"parentHash":"${this.parentHash(n)}","receiptsRoot":"${txCount === 0 ? EMPTY_TRIE_ROOT : root()}",` +
-      `"sha3Uncles":"${EMPTY_UNCLES_HASH}","size":"${toQuantity(Math.round(size))}",` +
+      `"parentHash":"${this.parentHash(n)}",` +
+      `"receiptsRoot":"${txCount === 0 ? EMPTY_TRIE_ROOT : root()}",` +
+      `"sha3Uncles":"${EMPTY_UNCLES_HASH}","size":"${q(Math.round(size))}",` +
       `"stateRoot":"${root()}","timestamp":"${tsHex}",` +
       `"transactionsRoot":"${txCount === 0 ? EMPTY_TRIE_ROOT : root()}","uncles":[],` +
       `"withdrawals":[${withdrawals.join(",")}],"withdrawalsRoot":"${root()}"`;
-    const rendered = renderList("", logJson, "");
-    const logOffsets = rendered.offsets.map((o) => o - 1); // without the list's "["
-    const logBytes = rendered.bytes.subarray(1, rendered.bytes.length - 1);
-    return { number: n, hash, header, txs, logs, logBytes, logOffsets, blobGasPrice };
-  }
 
-  private fullBlock(m: BlockModel): Rendered {
-    m.full ??= renderList(`{${m.header},"transactions":`, this.txJsons(m), "}");
-    return m.full;
+    const prefix = Buffer.from(`{${header},"transactions":[`, "latin1");
+    const full = Buffer.concat([prefix, w.buf.subarray(0, w.pos), CLOSE_BRACKET_BRACE]);
+    return {
+      number: n,
+      header,
+      txHashes,
+      full,
+      fullOffsets: txOffsets.map((o) => o + prefix.length),
+      receipts: rw.copy(),
+      receiptOffsets,
+      logs,
+      logBytes: lw.copy(),
+      logOffsets,
+    };
   }
+}
 
-  private blockReceipts(m: BlockModel): Rendered {
-    m.receipts ??= renderList("", this.receiptJsons(m), "");
-    return m.receipts;
-  }
-
-  private txJsons(m: BlockModel): string[] {
-    const blockFields = `"blockHash":"${m.hash}","blockNumber":"${toQuantity(m.number)}","blockTimestamp":"${toQuantity(this.timestamp(m.number))}"`;
-    const chainId = toQuantity(this.chainId);
-    return m.txs.map((t, i) => {
-      let s = "{";
-      if (t.accessList !== "") s += `"accessList":${t.accessList},`;
-      if (t.type === 3)
-        s += `"blobVersionedHashes":[${t.blobHashes.map((h) => `"${h}"`).join(",")}],`;
-      s += `${blockFields},"chainId":"${chainId}","from":"${t.from}","gas":"${toQuantity(t.gas)}",`;
-      s += `"gasPrice":"${toQuantity(t.gasPrice)}","hash":"${t.hash}","input":"${t.input}",`;
-      if (t.type === 3) s += `"maxFeePerBlobGas":"${toQuantity(t.maxFeePerBlobGas)}",`;
-      if (t.type >= 2) {
-        s += `"maxFeePerGas":"${toQuantity(t.maxFeePerGas)}","maxPriorityFeePerGas":"${toQuantity(t.maxPriorityFeePerGas)}",`;
-      }
-      // Legacy transactions carry the EIP-155 v (chainId * 2 + 35 + parity); typed ones the parity.
-      const v = t.type === 0 ? this.chainId * 2 + 35 + t.yParity : t.yParity;
-      s += `"nonce":"${toQuantity(t.nonce)}","r":"${t.r}","s":"${t.s}",`;
-      s += `"to":${t.to === null ? "null" : `"${t.to}"`},"transactionIndex":"${toQuantity(i)}",`;
-      s += `"type":"${toQuantity(t.type)}","v":"${toQuantity(v)}","value":"${t.value}"`;
-      if (t.type !== 0) s += `,"yParity":"${toQuantity(t.yParity)}"`;
-      return `${s}}`;
-    });
-  }
-
-  private receiptJsons(m: BlockModel): string[] {
-    const numHex = toQuantity(m.number);
-    return m.txs.map((t, i) => {
-      let s = "{";
-      if (t.type === 3) {
-        s += `"blobGasPrice":"${toQuantity(m.blobGasPrice)}","blobGasUsed":"${toQuantity(t.blobHashes.length * BLOB_GAS_PER_BLOB)}",`;
-      }
-      const logs =
-        t.logCount === 0
-          ? ""
-          : m.logBytes.toString(
-              "latin1",
-              m.logOffsets[t.logStart]!,
-              m.logOffsets[t.logStart + t.logCount]! - 1,
-            );
-      s += `"blockHash":"${m.hash}","blockNumber":"${numHex}",`;
-      s += `"contractAddress":${t.contractAddress === null ? "null" : `"${t.contractAddress}"`},`;
-      s += `"cumulativeGasUsed":"${toQuantity(t.cumulativeGasUsed)}","effectiveGasPrice":"${toQuantity(t.gasPrice)}",`;
-      s += `"from":"${t.from}","gasUsed":"${toQuantity(t.gasUsed)}","logs":[${logs}],`;
-      s += `"logsBloom":"${t.bloom}","status":"${t.success ? "0x1" : "0x0"}",`;
-      s += `"to":${t.to === null ? "null" : `"${t.to}"`},"transactionHash":"${t.hash}",`;
-      s += `"transactionIndex":"${toQuantity(i)}","type":"${toQuantity(t.type)}"}`;
-      return s;
-    });
-  }
+function element(bytes: Buffer, offsets: number[], i: number): Buffer {
+  return bytes.subarray(offsets[i]!, offsets[i + 1]! - 1);
 }
 
 function checkInt(v: number, name: string, min: number, max: number): number {
@@ -607,7 +625,7 @@ function taggedHash(seed: number, kind: number, n: number, i: number): string {
   const [m0, m1] = hashMask(seed, w);
   const t0 = (((kind << 28) | i) ^ m0) >>> 0;
   const t1 = ((n >>> 0) ^ m1) >>> 0;
-  return `0x${w.map(hexWord).join("")}${hexWord(t0)}${hexWord(t1)}`;
+  return flat(`0x${w.map(hexWord).join("")}${hexWord(t0)}${hexWord(t1)}`);
 }
 
 function untag(seed: number, hash: string): { kind: number; i: number; n: number } | undefined {
@@ -623,110 +641,158 @@ function untag(seed: number, hash: string): { kind: number; i: number; n: number
 
 function makePools(seed: number): Pools {
   const r = new Rng(seed, 0, S_POOLS);
-  const addrs = (k: number) => Array.from({ length: k }, () => `0x${r.hex(20)}`);
+  const addrs = (k: number) => Array.from({ length: k }, () => r.hex0x(20));
+  const eoas = addrs(4096);
   return {
-    eoas: addrs(4096),
+    eoas,
+    paddedEoas: eoas.map((a) => flat(`0x000000000000000000000000${a.slice(2)}`)),
     contracts: addrs(512),
     tokens: addrs(256),
     builders: addrs(12),
-    events: Array.from({ length: 48 }, () => `0x${r.hex(32)}`),
-    extraData: Array.from({ length: 12 }, () => `0x${r.hex(r.int(33))}`),
+    events: Array.from({ length: 48 }, () => r.hex0x(32)),
+    extraData: Array.from({ length: 12 }, () => r.hex0x(r.int(33))),
   };
 }
 
-function valueQuantity(r: Rng, plain: boolean): string {
-  const roll = r.float();
-  if (!plain && roll < 0.45) return "0x0";
-  // Above 2^64: at least 9 significant bytes (cryo's u64 columns wrap, binary ones must not).
-  if (roll > 0.9) return `0x${(1 + r.int(255)).toString(16)}${r.hex(8 + r.int(4))}`;
-  return r.quantity(1 + r.int(8));
+/** 64 random hex digits without a leading zero: a 32-byte quantity in minimal form (r, s). */
+function writeRandomQuantity32(w: ByteWriter, r: Rng): void {
+  const start = w.pos;
+  w.randomHex(r, 32);
+  if (w.buf[start] === 0x30) w.buf[start] = 0x31;
 }
 
-function callData(r: Rng, p: Pools): string {
-  let s = `0x${r.hex(4)}`;
+function writeValue(w: ByteWriter, r: Rng, plain: boolean): void {
+  const roll = r.float();
+  if (!plain && roll < 0.45) {
+    w.ascii("0x0");
+  } else if (roll > 0.9) {
+    // Above 2^64: 9..12 significant bytes (cryo's u64 columns wrap, binary ones must not).
+    w.quantity(1 + r.int(255)).randomHex(r, 8 + r.int(4));
+  } else {
+    // Up to 2^64 - 1: a nonzero leading byte keeps the quantity minimal.
+    w.quantity(1 + r.int(255));
+    const rest = r.int(8);
+    if (rest > 0) w.randomHex(r, rest);
+  }
+}
+
+function writeCallData(w: ByteWriter, r: Rng, p: Pools): void {
+  w.randomHex(r, 4);
   const words = r.chance(0.05) ? 16 + r.int(48) : r.int(9);
   for (let k = 0; k < words; k++) {
     const roll = r.float();
-    if (roll < 0.4) s += `000000000000000000000000${p.eoas[r.int(p.eoas.length)]!.slice(2)}`;
-    else if (roll < 0.75) s += `${"0".repeat(48)}${r.hex(8)}`;
-    else s += r.hex(32);
+    if (roll < 0.4) w.zeros(24).ascii(p.eoas[r.int(p.eoas.length)]!.slice(2));
+    else if (roll < 0.75) w.zeros(48).randomHex(r, 4);
+    else w.randomHex(r, 32);
   }
-  // A few odd-length calldata payloads, as real contracts accept them.
-  if (r.chance(0.03)) s += r.hex(1 + r.int(31));
-  return s;
+  // A few payloads that are not whole words, as real contracts accept them.
+  if (r.chance(0.03)) w.randomHex(r, 1 + r.int(31));
 }
 
-function creationCode(r: Rng): string {
-  return `0x608060405234801561001057600080fd5b50${r.hex(100 + r.int(1400))}`;
+function writeCreationCode(w: ByteWriter, r: Rng): void {
+  w.ascii(CREATION_PREFIX).randomHex(r, 100 + r.int(1400));
 }
 
-function accessListJson(r: Rng, p: Pools): string {
-  const entries: string[] = [];
-  const k = 1 + r.int(3);
-  for (let e = 0; e < k; e++) {
-    const keys: string[] = [];
-    const nk = r.int(4);
-    for (let j = 0; j < nk; j++) keys.push(`"0x${r.hex(32)}"`);
-    entries.push(
-      `{"address":"${p.contracts[r.int(p.contracts.length)]}","storageKeys":[${keys.join(",")}]}`,
-    );
+function writeAccessList(w: ByteWriter, r: Rng, p: Pools, entries: number): void {
+  w.byte(0x5b);
+  for (let e = 0; e < entries; e++) {
+    if (e > 0) w.byte(0x2c);
+    w.ascii('{"address":"')
+      .ascii(p.contracts[r.int(p.contracts.length)]!)
+      .ascii('","storageKeys":[');
+    const keys = r.int(4);
+    for (let j = 0; j < keys; j++) {
+      if (j > 0) w.byte(0x2c);
+      w.ascii('"0x').randomHex(r, 32).byte(0x22);
+    }
+    w.ascii("]}");
   }
-  return `[${entries.join(",")}]`;
+  w.byte(0x5d);
 }
 
-function logContent(
+type LogData = "amount" | "none" | "word" | { bytes: number };
+
+function drawLog(
   r: Rng,
   p: Pools,
   emitter: string,
-): { address: string; topics: string[]; data: string } {
+): { address: string; topics: string[]; data: LogData } {
   const roll = r.float();
-  const holder = () => pad32(p.eoas[r.int(p.eoas.length)]!);
-  const token = () => p.tokens[r.int(p.tokens.length)]!;
+  const holder = p.paddedEoas;
   if (roll < 0.62) {
     // ERC-20 Transfer: 3 topics and a 32-byte amount (what cryo's erc20_transfers keeps).
     return {
-      address: token(),
-      topics: [TRANSFER_TOPIC, holder(), holder()],
-      data: `0x${"0".repeat(40)}${r.hex(12)}`,
+      address: p.tokens[r.int(p.tokens.length)]!,
+      topics: [TRANSFER_TOPIC, holder[r.int(holder.length)]!, holder[r.int(holder.length)]!],
+      data: "amount",
     };
   }
   if (roll < 0.7) {
-    // ERC-721 Transfer: same topic0, token id as a 4th topic, no data.
+    // ERC-721 Transfer: same topic0, the token id as a 4th topic, no data.
     return {
-      address: token(),
-      topics: [TRANSFER_TOPIC, holder(), holder(), `0x${"0".repeat(56)}${r.hex(4)}`],
-      data: "0x",
+      address: p.tokens[r.int(p.tokens.length)]!,
+      topics: [
+        TRANSFER_TOPIC,
+        holder[r.int(holder.length)]!,
+        holder[r.int(holder.length)]!,
+        flat(`0x${"0".repeat(56)}${r.hex(4)}`),
+      ],
+      data: "none",
     };
   }
   if (roll < 0.77) {
     return {
-      address: token(),
-      topics: [APPROVAL_TOPIC, holder(), holder()],
-      data: `0x${r.hex(32)}`,
+      address: p.tokens[r.int(p.tokens.length)]!,
+      topics: [APPROVAL_TOPIC, holder[r.int(holder.length)]!, holder[r.int(holder.length)]!],
+      data: "word",
     };
   }
   const nTopics = r.int(5);
   const topics: string[] = [];
   if (nTopics > 0) topics.push(p.events[r.int(p.events.length)]!);
-  for (let t = 1; t < nTopics; t++) topics.push(r.chance(0.5) ? holder() : `0x${r.hex(32)}`);
+  for (let t = 1; t < nTopics; t++) {
+    topics.push(r.chance(0.5) ? holder[r.int(holder.length)]! : r.hex0x(32));
+  }
   const bytes = r.chance(0.1) ? r.int(300) : 32 * r.int(9);
-  return {
-    address: r.chance(0.5) ? emitter : p.contracts[r.int(p.contracts.length)]!,
-    topics,
-    data: `0x${r.hex(bytes)}`,
-  };
+  const address = r.chance(0.5) ? emitter : p.contracts[r.int(p.contracts.length)]!;
+  return { address, topics, data: { bytes } };
+}
+
+function writeLogData(w: ByteWriter, r: Rng, data: LogData): void {
+  if (data === "none") return;
+  if (data === "amount") w.zeros(40).randomHex(r, 12);
+  else if (data === "word") w.randomHex(r, 32);
+  else w.randomHex(r, data.bytes);
+}
+
+/** Hex digit value of an ASCII code (local: imported functions cost a getter call per use). */
+function nibble(code: number): number {
+  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
 /** Set three bloom bits taken from the value's last six bytes (real nodes use keccak bytes). */
 function bloomAdd(bloom: Uint8Array, hex: string): void {
   const end = hex.length;
   for (let k = 0; k < 3; k++) {
-    const bit = Number.parseInt(hex.slice(end - 4 * (k + 1), end - 4 * k), 16) & 2047;
+    const at = end - 4 * (k + 1);
+    const bit =
+      ((nibble(hex.charCodeAt(at + 1)) << 8) |
+        (nibble(hex.charCodeAt(at + 2)) << 4) |
+        nibble(hex.charCodeAt(at + 3))) &
+      2047;
     bloom[255 - (bit >>> 3)]! |= 1 << (bit & 7);
   }
 }
 
-function bloomHex(bloom: Uint8Array): string {
+function writeBloom(w: ByteWriter, bloom: Uint8Array | null): void {
+  if (bloom === null) {
+    w.ascii(ZERO_BLOOM);
+    return;
+  }
+  w.ascii("0x").hexOf(bloom);
+}
+
+function bloomText(bloom: Uint8Array): string {
   let s = "0x";
   for (let b = 0; b < 256; b++) s += HEX[bloom[b]!]!;
   return s;

@@ -81,6 +81,25 @@ export class Rng {
     return buf.toString("hex", 0, bytes);
   }
 
+  /**
+   * `0x` and `bytes` random bytes as one flat string. Template literals like `0x${hex}` make
+   * two-piece ropes, and reading ropes char by char is slow in the renderer's hot loop.
+   */
+  hex0x(bytes: number): string {
+    const buf = bytes <= 4094 ? SCRATCH : Buffer.allocUnsafe(bytes + 6);
+    buf[0] = 0x30;
+    buf[1] = 0x78;
+    for (let i = 0; i < bytes; i += 4) {
+      const w = this.next();
+      for (let k = 0; k < 4 && i + k < bytes; k++) {
+        const v = (w >>> (24 - 8 * k)) & 255;
+        buf[2 + 2 * (i + k)] = HEX_CODES[v >>> 4]!;
+        buf[3 + 2 * (i + k)] = HEX_CODES[v & 15]!;
+      }
+    }
+    return buf.toString("latin1", 0, 2 + 2 * bytes);
+  }
+
   /** A random hex quantity of up to `bytes` bytes, minimal form with 0x ("0x0" possible). */
   quantity(bytes: number): string {
     const h = this.hex(bytes).replace(/^0+/, "");
@@ -88,7 +107,17 @@ export class Rng {
   }
 }
 
-const SCRATCH = Buffer.allocUnsafe(4096 + 4);
+const SCRATCH = Buffer.allocUnsafe(8200);
+const HEX_CODES = new Uint8Array([..."0123456789abcdef"].map((c) => c.charCodeAt(0)));
+
+/**
+ * The same string, flattened in place (not a rope), so per-character reads are fast. Converting
+ * a string to a number makes V8 flatten it (the `flatstr` trick); the number is discarded.
+ */
+export function flat(s: string): string {
+  (s as unknown as number) | 0;
+  return s;
+}
 
 /** Two lowercase hex digits for every byte value. */
 export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) =>
