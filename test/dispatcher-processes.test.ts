@@ -137,7 +137,7 @@ test("two dispatcher processes running all loops never double-enqueue or double-
   try {
     await migrate(sql);
     const env = baseEnv(dbTwo.url, {
-      TRACE_LEASE_MS: "1500",
+      TRACE_LEASE_MS: "3000",
       TRACE_OUTBOX_POLL_MS: "10",
       TRACE_LEASE_REAPER_POLL_MS: "10",
       TRACE_RETRY_POLL_MS: "10",

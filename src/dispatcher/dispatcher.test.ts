@@ -68,7 +68,7 @@ before(async () => {
     sql,
     workerToken: TEST_WORKER_TOKEN,
     capability: CAP,
-    leaseMs: 300,
+    leaseMs: 1500,
     intervals: { outboxMs: 20, reaperMs: 20, retryMs: 20 },
     retry: { baseMs: 30, maxMs: 100, jitter: 0.5 },
     logger: false,
@@ -745,7 +745,7 @@ describe("lifecycle with background loops", () => {
       const r = await fastApi.heartbeat(c, token);
       assert.equal(r.status, 200);
       token = r.body.capability_token as string;
-      await new Promise((res) => setTimeout(res, 60));
+      await new Promise((res) => setTimeout(res, 100));
     }
     const t = await getTask(sql, taskId);
     assert.equal(t?.status, "running");
