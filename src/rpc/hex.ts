@@ -5,7 +5,8 @@
  */
 
 const QUANTITY = /^0x[0-9a-fA-F]{1,64}$/;
-const DATA = /^0x(?:[0-9a-fA-F]{2})*$/;
+// Even length is checked separately: a plain character class is much faster than a {2} group.
+const DATA = /^0x[0-9a-fA-F]*$/;
 const HASH = /^0x[0-9a-fA-F]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
@@ -16,7 +17,7 @@ export function isHexQuantity(v: unknown): v is string {
 
 /** JSON-RPC DATA: `0x` + an even number of hex digits (possibly empty). */
 export function isHexData(v: unknown): v is string {
-  return typeof v === "string" && DATA.test(v);
+  return typeof v === "string" && v.length % 2 === 0 && DATA.test(v);
 }
 
 /** A 32-byte hash. */
