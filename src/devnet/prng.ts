@@ -124,6 +124,18 @@ export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) =>
   i.toString(16).padStart(2, "0"),
 );
 
+/** `0x` and the words as 8 hex digits each, as one flat string. */
+export function wordsHex0x(words: readonly number[]): string {
+  const buf = SCRATCH;
+  buf[0] = 0x30;
+  buf[1] = 0x78;
+  let p = 2;
+  for (const w of words) {
+    for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_CODES[(w >>> shift) & 15]!;
+  }
+  return buf.toString("latin1", 0, p);
+}
+
 /** Eight lowercase hex digits of a 32-bit word. */
 export function hexWord(w: number): string {
   return HEX[w >>> 24]! + HEX[(w >>> 16) & 255]! + HEX[(w >>> 8) & 255]! + HEX[w & 255]!;

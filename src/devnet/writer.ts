@@ -28,11 +28,11 @@ export class ByteWriter {
     this.buf = next;
   }
 
-  /** ASCII text (literals, short fields): a plain loop beats a native call for short strings. */
+  /** ASCII text. A plain loop beats the native encoder only for short strings (measured). */
   ascii(s: string): this {
     const n = s.length;
     this.ensure(n);
-    if (n < 160) {
+    if (n < 24) {
       const b = this.buf;
       let p = this.pos;
       for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
@@ -40,6 +40,14 @@ export class ByteWriter {
       this.buf.write(s, this.pos, "latin1");
     }
     this.pos += n;
+    return this;
+  }
+
+  /** Pre-encoded bytes (cheapest for text written many times, like a block's hash fields). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
     return this;
   }
 
