@@ -6,12 +6,13 @@
  * The server runs in its own process (src/devnet/main.ts) so it has a core to itself, as in an
  * extraction benchmark. The client sends JSON-RPC batches of `batch` blocks, each block asked
  * for with eth_getBlockByNumber(n, true) and eth_getBlockReceipts(n), `concurrency` batches in
- * flight over keep-alive connections. Three passes, each over blocks the server has not
+ * flight over keep-alive connections. Four passes, each over blocks the server has not
  * generated yet (its cache is 32 blocks):
  *   1. light client: reads and counts the bytes, fully parses every 10th response to check it;
  *   2. parsing client: JSON.parse of every response, as a real extractor must;
- *   3. eth_getLogs over 10-block ranges (all logs, no filter).
- * Server CPU time is read from /proc for each pass (Linux).
+ *   3. headers only: eth_getBlockByNumber(n, false), batches of `batch` blocks, all parsed;
+ *   4. eth_getLogs over 10-block ranges (all logs, no filter), all parsed.
+ * Server CPU time is read from /proc for each pass (Linux); client CPU from process.cpuUsage().
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -79,6 +80,7 @@ interface Pass {
   bytes: number;
   seconds: number;
   serverCpu: number;
+  clientCpu: number;
 }
 
 async function runPass(
@@ -94,6 +96,7 @@ async function runPass(
   let next = 0;
   let bytes = 0;
   const cpu0 = serverCpuSeconds();
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -107,6 +110,7 @@ async function runPass(
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const client = process.cpuUsage(client0);
   return {
     name,
     units: BLOCKS,
@@ -114,6 +118,7 @@ async function runPass(
     bytes,
     seconds,
     serverCpu: serverCpuSeconds() - cpu0,
+    clientCpu: (client.user + client.system) / 1e6,
   };
 }
 
@@ -145,6 +150,16 @@ function checkBlocks(parsed: any[], from: number, to: number): void {
     }
   }
 }
+
+const headersBatch = (from: number, to: number): string => {
+  const calls: string[] = [];
+  for (let n = from; n <= to; n++) {
+    calls.push(
+      `{"jsonrpc":"2.0","id":${n},"method":"eth_getBlockByNumber","params":["0x${n.toString(16)}",false]}`,
+    );
+  }
+  return `[${calls.join(",")}]`;
+};
 
 const logsBody = (from: number, to: number): string =>
   `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x${from.toString(16)}","toBlock":"0x${to.toString(16)}"}]}`;
@@ -188,6 +203,20 @@ try {
   );
   passes.push(
     await runPass(
+      "headers only (false), JSON.parse all",
+      250_000,
+      headersBatch,
+      (body, from, to) => {
+        const parsed = JSON.parse(body.toString());
+        if (parsed.length !== to - from + 1 || Number(parsed.at(-1).result.number) !== to) {
+          throw new Error(`bad header batch ${from}..${to}`);
+        }
+      },
+      BATCH,
+    ),
+  );
+  passes.push(
+    await runPass(
       "eth_getLogs 10-block ranges, JSON.parse all",
       300_000,
       logsBody,
@@ -212,12 +241,13 @@ console.log(
   `mainnet-sized blocks: ${(txs / BLOCKS).toFixed(1)} txs and ${(logs / BLOCKS).toFixed(1)} logs per block on average`,
 );
 for (const p of passes) {
-  const perCpu = Number.isNaN(p.serverCpu)
+  const server = Number.isNaN(p.serverCpu)
     ? "n/a"
-    : `${(p.units / p.serverCpu).toFixed(0)} blocks per server CPU-second`;
+    : `${((p.serverCpu / p.units) * 1e3).toFixed(2)} ms`;
+  const perCpu = `CPU/block: server ${server}, client ${((p.clientCpu / p.units) * 1e3).toFixed(2)} ms`;
   console.log(
     `${p.name.padEnd(44)} ${(p.units / p.seconds).toFixed(0).padStart(6)} blocks/s  ` +
       `${(p.bytes / 1e6 / p.seconds).toFixed(1).padStart(6)} MB/s  ${(p.bytes / p.units / 1e3).toFixed(0)} KB/block  ` +
-      `${p.requests} requests in ${p.seconds.toFixed(2)} s  (${perCpu})`,
+      `${p.requests} requests in ${p.seconds.toFixed(2)} s  ${perCpu}`,
   );
 }

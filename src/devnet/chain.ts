@@ -102,7 +102,8 @@ interface LogModel {
 
 interface TxPlan {
   hash: string;
-  hashBytes: Buffer; // the hash pre-encoded: it is written into the block, receipts and logs
+  /** The hash pre-encoded (written into the block, the receipts and the logs), on first use. */
+  hashBytes?: Buffer;
   type: number;
   from: string;
   to: string | null;
@@ -415,7 +416,6 @@ export class SyntheticChain {
       const txHash = this.txHash(n, i);
       txs.push({
         hash: txHash,
-        hashBytes: Buffer.from(txHash, "latin1"),
         type,
         from: p.eoas[r.int(p.eoas.length)]!,
         to: creation
@@ -467,11 +467,10 @@ export class SyntheticChain {
       const emitter = tx.contractAddress ?? tx.to!;
       for (let k = 0; k < tx.logCount; k++) {
         const log = drawLog(rl, p, emitter);
-        bloomAdd(bloom, log.address);
-        for (const t of log.topics) bloomAdd(bloom, t);
+        bloomAdd(bloom, blockBloom, log.address);
+        for (const t of log.topics) bloomAdd(bloom, blockBloom, t);
         logs.push(log);
       }
-      for (let b = 0; b < 256; b++) blockBloom[b]! |= bloom[b]!;
       tx.bloom = bloom;
     }
 
@@ -498,6 +497,11 @@ export class SyntheticChain {
       `"transactionsRoot":"${txCount === 0 ? EMPTY_TRIE_ROOT : root()}","uncles":[],` +
       `"withdrawals":[${withdrawals.join(",")}],"withdrawalsRoot":"${root()}"`;
     return { number: n, hash, header, txs, logs, blobGasPrice };
+  }
+
+  private static hashBytes(t: TxPlan): Buffer {
+    t.hashBytes ??= Buffer.from(t.hash, "latin1");
+    return t.hashBytes;
   }
 
   // ---- rendering -------------------------------------------------------------------------------
@@ -538,7 +542,10 @@ export class SyntheticChain {
         w.ascii("],");
       }
       w.raw(blockFields).raw(chainIdField).ascii(t.from).ascii('","gas":"').quantity(t.gas);
-      w.ascii('","gasPrice":"').quantity(t.gasPrice).ascii('","hash":"').raw(t.hashBytes);
+      w.ascii('","gasPrice":"')
+        .quantity(t.gasPrice)
+        .ascii('","hash":"')
+        .raw(SyntheticChain.hashBytes(t));
       w.ascii('","input":"0x');
       if (t.inputKind === 2) w.ascii(CREATION_PREFIX).randomHex(r, t.inputTail);
       else if (t.inputKind === 1) writeCallData(w, r, p, t.inputWords, t.inputTail);
@@ -591,7 +598,7 @@ export class SyntheticChain {
           if (t > 0) w.byte(0x2c);
           w.byte(0x22).ascii(log.topics[t]!).byte(0x22);
         }
-        w.ascii('],"transactionHash":"').raw(tx.hashBytes);
+        w.ascii('],"transactionHash":"').raw(SyntheticChain.hashBytes(tx));
         w.ascii('","transactionIndex":"').quantity(i).ascii('"}');
       }
     }
@@ -642,7 +649,10 @@ export class SyntheticChain {
         .ascii('","to":');
       if (t.to === null) w.ascii("null");
       else w.byte(0x22).ascii(t.to).byte(0x22);
-      w.ascii(',"transactionHash":"').raw(t.hashBytes).ascii('","transactionIndex":"').quantity(i);
+      w.ascii(',"transactionHash":"')
+        .raw(SyntheticChain.hashBytes(t))
+        .ascii('","transactionIndex":"')
+        .quantity(i);
       w.ascii('","type":"').quantity(t.type).ascii('"}');
     }
     offsets.push(w.pos + 1);
@@ -676,12 +686,14 @@ function hashMask(seed: number, w: readonly number[]): [number, number] {
  * those bytes: looks random, and `untag` recovers the position without any index.
  */
 function taggedHash(seed: number, kind: number, n: number, i: number): string {
-  const r = new Rng(seed, n, kind === KIND_BLOCK ? S_BLOCK_HASH : S_TX_HASH, i);
-  const w = [r.next(), r.next(), r.next(), r.next(), r.next(), r.next()];
+  // Six words straight from the mixer (no generator warm-up): this runs once per transaction.
+  const base = fmix32(
+    seed ^ fmix32((n >>> 0) + kind * 0x9e3779b9) ^ fmix32(Math.floor(n / 2 ** 32) + 0x632be5ab),
+  );
+  const w: number[] = [];
+  for (let k = 0; k < 6; k++) w.push(fmix32(base ^ fmix32(i * 6 + k + 0x85ebca6b)));
   const [m0, m1] = hashMask(seed, w);
-  const t0 = (((kind << 28) | i) ^ m0) >>> 0;
-  const t1 = ((n >>> 0) ^ m1) >>> 0;
-  w.push(t0, t1);
+  w.push((((kind << 28) | i) ^ m0) >>> 0, ((n >>> 0) ^ m1) >>> 0);
   return wordsHex0x(w);
 }
 
@@ -806,8 +818,11 @@ function nibble(code: number): number {
   return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
-/** Set three bloom bits taken from the value's last six bytes (real nodes use keccak bytes). */
-function bloomAdd(bloom: Uint8Array, hex: string): void {
+/**
+ * Set three bloom bits, taken from the value's last six bytes (real nodes use keccak bytes), in
+ * the receipt's bloom and the block's.
+ */
+function bloomAdd(bloom: Uint8Array, blockBloom: Uint8Array, hex: string): void {
   const end = hex.length;
   for (let k = 0; k < 3; k++) {
     const at = end - 4 * (k + 1);
@@ -817,6 +832,7 @@ function bloomAdd(bloom: Uint8Array, hex: string): void {
         nibble(hex.charCodeAt(at + 3))) &
       2047;
     bloom[255 - (bit >>> 3)]! |= 1 << (bit & 7);
+    blockBloom[255 - (bit >>> 3)]! |= 1 << (bit & 7);
   }
 }
 
