@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { classify, describeError, errorCategory } from "../core/errors.ts";
-import { DATASETS, getDataset } from "../datasets/index.ts";
+import { DATASETS, getDataset, selectColumns } from "../datasets/index.ts";
 import {
   type ExtractedFile,
   type ExtractProgress,
@@ -105,7 +105,10 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   };
   // Validate everything that does not need the network first: bad input is a usage error (2).
   const datasets = usage(() => datasetNames.map((n) => getDataset(n).name));
-  usage(() => resolveOptions(options));
+  usage(() => {
+    const resolved = resolveOptions(options);
+    for (const d of datasets) selectColumns(getDataset(d), resolved.selection);
+  });
   const store = usage(() => openObjectStore(flags.output));
   const rpc = usage(
     () =>

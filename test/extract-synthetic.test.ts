@@ -1,0 +1,431 @@
+/**
+ * The extraction engine and `trace extract` against the synthetic chain: cryo options, chunking
+ * and naming over a 2,500-block range, fault tolerance (byte-identical output under 10% injected
+ * faults), persistent garbage failing its chunk without leaving a file, and the "no local
+ * Parquet" guarantee for S3 output.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs, { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { classify } from "../src/core/errors.ts";
+import { datasetUuid, datasetVersion, versionPrefix } from "../src/core/ids.ts";
+import { type Devnet, startDevnet } from "../src/devnet/server.ts";
+import { extractRange, runExtraction } from "../src/extract/index.ts";
+import { collectBytes } from "../src/parquet/encoder.ts";
+import { testCompressors } from "../src/parquet/lz4-raw.ts";
+import { RpcClient } from "../src/rpc/index.ts";
+import { createArtifactSink, openObjectStore } from "../src/sink/index.ts";
+import { testBucket } from "./support/s3.ts";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+const START = 10_000;
+const END = 12_500; // exclusive: chunks 10000-10999, 11000-11999, 12000-12499
+const CHAIN = {
+  seed: 7,
+  chainId: 31337,
+  length: 20_000,
+  txsPerBlock: 4,
+  logsPerBlock: 6,
+  jitter: 0.5,
+};
+
+let devnet: Devnet;
+let out: string;
+before(async () => {
+  devnet = await startDevnet({ chain: CHAIN });
+  out = mkdtempSync(join(tmpdir(), "trace-extract-syn-"));
+});
+after(async () => {
+  await devnet?.stop();
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: rows are checked by value
+type Row = Record<string, any>;
+const ab = (b: Uint8Array) =>
+  b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+async function readRows(path: string): Promise<Row[]> {
+  return parquetReadObjects({
+    file: ab(readFileSync(path)),
+    utf8: false,
+    compressors: testCompressors,
+  });
+}
+function columnsOf(path: string): string[] {
+  return parquetMetadata(ab(readFileSync(path)))
+    .schema.slice(1)
+    .map((s) => s.name);
+}
+
+async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(process.execPath, [join(root, "bin", "trace.js"), "extract", ...args], {
+      cwd: root,
+    });
+    return { ...r, code: 0 };
+  } catch (e) {
+    const err = e as { stdout: string; stderr: string; code: number };
+    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+  }
+}
+
+const name = (ds: string, s: number, e: number) =>
+  `network_31337__${ds}__${String(s).padStart(8, "0")}_to_${String(e).padStart(8, "0")}.parquet`;
+const CHUNKS: [number, number][] = [
+  [10_000, 10_999],
+  [11_000, 11_999],
+  [12_000, 12_499],
+];
+
+function expectedCounts(from: number, to: number) {
+  let txs = 0;
+  let logs = 0;
+  for (let n = from; n <= to; n++) {
+    const receipts = devnet.chain.receipts(n)!;
+    txs += receipts.length;
+    for (const r of receipts) logs += r.logs.length;
+  }
+  return { blocks: to - from + 1, transactions: txs, logs };
+}
+
+test("defaults: three datasets, 1000-block chunks named like cryo, row counts from the chain", async () => {
+  const dir = join(out, "defaults");
+  const r = await cli([
+    "blocks",
+    "txs",
+    "events",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    `${START}:${END}`,
+    "-o",
+    dir,
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { files: { key: string; rows: number }[] };
+  const want = CHUNKS.flatMap(([s, e]) => {
+    const c = expectedCounts(s, e);
+    return (["blocks", "transactions", "logs"] as const).map((ds) => [name(ds, s, e), c[ds]]);
+  }).sort();
+  assert.deepEqual(summary.files.map((f) => [f.key, f.rows]).sort(), want);
+  assert.deepEqual(readdirSync(dir).sort(), want.map(([n]) => n).sort());
+  const txRows = await readRows(join(dir, name("transactions", 11_000, 11_999)));
+  // Sorted by (block_number, transaction_index), block numbers within the chunk.
+  for (let i = 1; i < txRows.length; i++) {
+    const [a, b] = [txRows[i - 1]!, txRows[i]!];
+    assert.ok(
+      a.block_number < b.block_number ||
+        (a.block_number === b.block_number && a.transaction_index < b.transaction_index),
+    );
+  }
+  assert.equal(txRows[0]!.block_number, 11_000);
+  assert.equal(txRows.at(-1)!.block_number, 11_999);
+  assert.equal(txRows[0]!.chain_id, 31337n);
+
+  // A second run skips every existing file (cryo without --overwrite) and writes nothing.
+  const again = await cli([
+    "blocks",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    `${START}:${END}`,
+    "-o",
+    dir,
+    "--json",
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const s2 = JSON.parse(again.stdout) as { files: unknown[]; skipped: string[] };
+  assert.equal(s2.files.length, 0);
+  assert.equal(s2.skipped.length, 3);
+});
+
+test("--hex, --columns and --u256-types change types and columns, never the file order", async () => {
+  const dir = join(out, "hex");
+  const r = await cli([
+    "transactions",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    `${START}:${END}`,
+    "-o",
+    dir,
+    "--hex",
+    "--columns",
+    "value",
+    "to_address",
+    "transaction_hash",
+    "block_number",
+    "--u256-types",
+    "u64",
+    "string",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = join(dir, name("transactions", 12_000, 12_499));
+  assert.deepEqual(columnsOf(file), [
+    "block_number",
+    "transaction_hash",
+    "to_address",
+    "value_string",
+    "value_u64",
+  ]);
+  const rows = await readRows(file);
+  const first = rows[0]!;
+  const tx = devnet.chain.block(first.block_number, true)!.transactions[0];
+  // UTF8 columns: hyparquet hands them back as strings.
+  assert.equal(first.transaction_hash, tx.hash.toLowerCase());
+  assert.match(first.transaction_hash, /^0x[0-9a-f]{64}$/);
+  assert.equal(first.to_address, tx.to?.toLowerCase() ?? null);
+  assert.equal(first.value_string, BigInt(tx.value).toString());
+  assert.equal(first.value_u64, BigInt.asUintN(64, BigInt(tx.value)));
+});
+
+test("--exclude-columns removes columns from the defaults", async () => {
+  const dir = join(out, "exclude");
+  const r = await cli([
+    "logs",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    `${START}:${START + 10}`,
+    "-o",
+    dir,
+    "--exclude-columns",
+    "data",
+    "topic3",
+    "chain_id",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(columnsOf(join(dir, name("logs", START, START + 9))), [
+    "block_number",
+    "transaction_index",
+    "log_index",
+    "transaction_hash",
+    "address",
+    "topic0",
+    "topic1",
+    "topic2",
+    "n_data_bytes",
+  ]);
+});
+
+test("usage errors exit 2 with a specific message", async () => {
+  const bad = await cli(["logs", "--rpc", devnet.url, "--blocks", "10:5", "-o", join(out, "x")]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /the end is exclusive/);
+  const col = await cli([
+    "logs",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    "1:5",
+    "-o",
+    join(out, "x"),
+    "--columns",
+    "value",
+  ]);
+  assert.equal(col.code, 2);
+  assert.match(col.stderr, /unknown column "value" for dataset logs/);
+});
+
+async function extractAll(rpc: RpcClient, range: [number, number]): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for (const dataset of ["blocks", "transactions", "logs"]) {
+    await runExtraction({
+      rpc,
+      dataset,
+      chainId: 31337,
+      range,
+      options: { chunkSize: 100 },
+      write: async (n, body) => {
+        const bytes = await collectBytes(body);
+        const sha256 = createHash("sha256").update(bytes).digest("hex");
+        hashes.set(n, sha256);
+        return { key: n, size: bytes.length, sha256 };
+      },
+    });
+  }
+  return hashes;
+}
+
+test("10% injected faults (429, 500, timeouts, truncated JSON, wrong block) give byte-identical files", async () => {
+  const range: [number, number] = [START, START + 300];
+  const clean = new RpcClient({ urls: [devnet.url] });
+  const reference = await extractAll(clean, range);
+  await clean.close();
+  assert.equal(reference.size, 9);
+
+  devnet.setFaults({ rate: 0.1, seed: 3, hangMs: 1500 });
+  const flaky = new RpcClient({
+    urls: [devnet.url],
+    batchSize: 10,
+    requestTimeoutMs: 500,
+    maxAttempts: 20,
+    backoff: { baseMs: 5, maxMs: 50 },
+  });
+  try {
+    const got = await extractAll(flaky, range);
+    const stats = devnet.stats();
+    assert.ok(stats.faultsInjected >= 5, `only ${stats.faultsInjected} faults injected`);
+    assert.ok(
+      Object.values(stats.faultsByKind).filter((n) => n > 0).length >= 4,
+      JSON.stringify(stats.faultsByKind),
+    );
+    assert.deepEqual([...got.entries()].sort(), [...reference.entries()].sort());
+  } finally {
+    devnet.setFaults(undefined);
+    await flaky.close();
+  }
+});
+
+const sinkFor = (storeUrl: string, range: [number, number], env?: NodeJS.ProcessEnv) => {
+  const store = openObjectStore(storeUrl, env ? { env } : {});
+  const uuid = datasetUuid("00000000-0000-4000-8000-000000000001", 31337, "transactions");
+  const version = datasetVersion(uuid, "cfg", 31337, range[0], range[1]);
+  const prefix = versionPrefix({
+    chainId: 31337,
+    datasetUuid: uuid,
+    rangeStart: range[0],
+    rangeEnd: range[1],
+    datasetVersion: version,
+  });
+  return {
+    store,
+    prefix,
+    sink: createArtifactSink({
+      store,
+      prefix,
+      datasetUuid: uuid,
+      datasetVersion: version,
+      configHash: "cfg",
+      rangeStart: range[0],
+      rangeEnd: range[1],
+    }),
+  };
+};
+
+test("a receipt for the wrong block that persists fails its chunk clearly; no file for it exists", async () => {
+  devnet.setCorrupt({ receiptsBlockHashFor: [11_500] });
+  const rpc = new RpcClient({
+    urls: [devnet.url],
+    maxAttempts: 3,
+    backoff: { baseMs: 1, maxMs: 5 },
+  });
+  const dir = join(out, "garbage");
+  const { store, prefix, sink } = sinkFor(dir, [START, END]);
+  try {
+    await assert.rejects(
+      extractRange({ rpc, dataset: "transactions", chainId: 31337, range: [START, END], sink }),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /chunk network_31337__transactions__00011000_to_00011999\.parquet failed/,
+        );
+        assert.match(String((e.cause as Error)?.message), /11500|0x2cec|blockHash/i);
+        assert.ok(["retryable", "fatal"].includes(classify(e)));
+        return true;
+      },
+    );
+    const keys = (await store.list(prefix)).map((o) => o.key);
+    assert.ok(!keys.some((k) => k.includes("00011000_to_00011999")), keys.join(","));
+    assert.deepEqual((await store.listIncomplete(prefix)).length, 0);
+  } finally {
+    devnet.setCorrupt(undefined);
+    await sink.abort();
+    await rpc.close();
+    await store.close();
+  }
+});
+
+function walkParquet(dir: string, depth = 3): string[] {
+  const found: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return found;
+  }
+  for (const e of entries) {
+    if (e.name === "node_modules" || e.name === ".git") continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth > 0) found.push(...walkParquet(p, depth - 1));
+    else if (/\.parquet|trace-tmp|_tmp$/.test(e.name)) found.push(p);
+  }
+  return found;
+}
+
+test("no local Parquet: an S3 extraction writes nothing to the local filesystem", async () => {
+  const bucket = await testBucket("extract-nolocal");
+  const rpc = new RpcClient({ urls: [devnet.url] });
+  const range: [number, number] = [START, START + 2000];
+  const { store, sink } = sinkFor(`s3://${bucket.bucket}/datasets`, range, {
+    ...process.env,
+    ...bucket.env,
+  });
+  const before = new Set([...walkParquet(tmpdir()), ...walkParquet(process.cwd())]);
+
+  // Record every path-taking write API while the extraction runs.
+  const writes: string[] = [];
+  const patched: [object, string, unknown][] = [];
+  const wrap = (obj: Record<string, unknown>, key: string) => {
+    const orig = obj[key] as (...a: unknown[]) => unknown;
+    patched.push([obj, key, orig]);
+    obj[key] = function (this: unknown, ...a: unknown[]) {
+      writes.push(`${key}(${String(a[0])})`);
+      return orig.apply(this, a);
+    };
+  };
+  const fsAny = fs as unknown as Record<string, unknown>;
+  for (const k of [
+    "writeFile",
+    "writeFileSync",
+    "appendFile",
+    "appendFileSync",
+    "createWriteStream",
+    "open",
+    "openSync",
+    "rename",
+    "renameSync",
+    "mkdtemp",
+    "mkdtempSync",
+  ]) {
+    wrap(fsAny, k);
+  }
+  for (const k of ["writeFile", "appendFile", "open", "rename", "mkdtemp"]) {
+    wrap(fs.promises as unknown as Record<string, unknown>, k);
+  }
+  syncBuiltinESMExports();
+  let result: Awaited<ReturnType<typeof extractRange>>;
+  try {
+    result = await extractRange({ rpc, dataset: "logs", chainId: 31337, range, sink });
+    await sink.writeManifest();
+  } finally {
+    for (const [obj, key, orig] of patched) (obj as Record<string, unknown>)[key] = orig;
+    syncBuiltinESMExports();
+    await rpc.close();
+  }
+  // Only reads of code/data files may open paths; any write-mode open of a path is a failure.
+  assert.deepEqual(
+    writes.filter((w) => !/^open(Sync)?\(/.test(w)),
+    [],
+  );
+  assert.equal(result.files.length, 2);
+  const objects = await store.list("");
+  assert.ok(
+    objects.some((o) => o.key.endsWith("network_31337__logs__00010000_to_00010999.parquet")),
+  );
+  assert.ok(objects.some((o) => o.key.endsWith("_manifest.json")));
+  const afterFiles = [...walkParquet(tmpdir()), ...walkParquet(process.cwd())].filter(
+    (p) => !before.has(p),
+  );
+  assert.deepEqual(afterFiles, []);
+  await store.close();
+});
