@@ -60,8 +60,6 @@ const MAX_TXS = 2 ** 20;
 // transactions' scalars and the logs' addresses/topics) can be produced without rendering the
 // expensive payloads, and each payload can be rendered without the others.
 const S_PLAN = 1; // block scalars, transaction scalars, which tx emits how many logs
-const S_BLOCK_HASH = 2;
-const S_TX_HASH = 3;
 const S_COUNTS = 4;
 const S_POOLS = 5;
 const S_LOGS = 6; // log addresses, topics and data shapes
@@ -643,7 +641,7 @@ export class SyntheticChain {
       }
       w.ascii('],"logsBloom":"');
       if (t.bloom === null) w.raw(ZERO_BLOOM_BYTES);
-      else w.ascii("0x").hexOf(t.bloom);
+      else w.ascii("0x").sparseHexOf(t.bloom);
       w.ascii('","status":"')
         .ascii(t.success ? "0x1" : "0x0")
         .ascii('","to":');

@@ -63,8 +63,13 @@ export class ByteWriter {
     const b = this.buf;
     b[this.pos++] = 0x30;
     b[this.pos++] = 0x78;
-    if (v === 0) {
-      b[this.pos++] = 0x30;
+    if (v < 0x8000_0000) {
+      // Small values (most of them): integer shifts instead of float division.
+      let digits = 1;
+      for (let x = v >>> 4; x !== 0; x >>>= 4) digits++;
+      let p = this.pos + digits;
+      this.pos = p;
+      for (let x = v, k = 0; k < digits; k++, x >>>= 4) b[--p] = HEX_DIGITS[x & 15]!;
       return this;
     }
     let digits = 0;
@@ -111,23 +116,19 @@ export class ByteWriter {
     return this;
   }
 
-  /** Bytes as hex digits (no prefix). */
-  hexOf(bytes: Uint8Array): this {
-    this.ensure(2 * bytes.length);
+  /** Mostly-zero bytes (a bloom filter) as hex digits: zeros in bulk, then the set bytes. */
+  sparseHexOf(bytes: Uint8Array): this {
+    const n = bytes.length;
+    this.zeros(2 * n);
     const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < bytes.length; i++) {
+    const base = this.pos - 2 * n;
+    for (let i = 0; i < n; i++) {
       const v = bytes[i]!;
-      b[p++] = HEX_DIGITS[v >>> 4]!;
-      b[p++] = HEX_DIGITS[v & 15]!;
+      if (v === 0) continue;
+      b[base + 2 * i] = HEX_DIGITS[v >>> 4]!;
+      b[base + 2 * i + 1] = HEX_DIGITS[v & 15]!;
     }
-    this.pos = p;
     return this;
-  }
-
-  /** Bytes written since `start`, as a string (all ASCII). */
-  textSince(start: number): string {
-    return this.buf.toString("latin1", start, this.pos);
   }
 
   /** A copy of everything written (the writer's buffer is reused). */
