@@ -241,7 +241,11 @@ function toJobStatus(j: JobRow, rows: StreamRow[], window: number): JobStatus {
     created_at: j.created_at.toISOString(),
     updated_at: j.updated_at.toISOString(),
     completed,
-    last_error: latest([jobError, ...streams.map((s) => s.last_error)]),
+    // A range failure is reported through its stream, with the task's own error category.
+    last_error: latest([
+      jobError?.category === "range_failed" ? null : jobError,
+      ...streams.map((s) => s.last_error),
+    ]),
     rate_window_seconds: window,
     streams,
   };
