@@ -2,7 +2,8 @@
  * A deterministic synthetic EVM chain. Every block is a pure function of (seed, options, block
  * number): generated lazily from a cheap PRNG, rendered to exactly the JSON a geth/erigon node
  * returns (keys in Erigon's alphabetical order, minimal lowercase hex quantities, 32-byte hashes,
- * 20-byte addresses), and kept in a small LRU because one mainnet-sized block is ~1 MB of JSON.
+ * 20-byte addresses), and kept in a small LRU because one mainnet-sized block is ~0.5 MB of JSON
+ * (block with full transactions plus receipts).
  *
  * Internally consistent: parentHash links, receipts per transaction with matching
  * block/transaction fields, block-global log indices, monotone cumulativeGasUsed, block gasUsed =
@@ -35,7 +36,7 @@ export interface ChainOptions {
   startTimestamp?: number;
   /** Seconds between blocks. Default 12. */
   blockTime?: number;
-  /** Rendered blocks kept in memory (each is ~1 MB at default sizes). Default 32. */
+  /** Blocks kept in memory (up to ~0.7 MB each once fully rendered at default sizes). Default 32. */
   cacheBlocks?: number;
 }
 
