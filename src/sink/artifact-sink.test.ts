@@ -13,9 +13,15 @@ import {
   verifyManifest,
 } from "./index.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { failingBytes, patternBytes, patternSha256, STORE_CASES } from "./testing/fixtures.ts";
+import {
+  failingBytes,
+  patternBytes,
+  patternSha256,
+  STORE_CASES,
+  useTestS3,
+} from "./testing/fixtures.ts";
 
-await s3Endpoint(); // see object-store.test.ts: keep a standalone run's S3 server alive for every test
+await useTestS3();
 
 const MiB = 1024 * 1024;
 const DS = datasetUuid(DEFAULT_ORG_ID, 1, "blocks");
@@ -201,6 +207,26 @@ for (const c of STORE_CASES) {
       sink2.putObject("x.parquet", failingBytes(100, plain)),
       (e) => e === plain,
     );
+    await assertNothingUnder(store);
+  });
+
+  test(`${c.kind}: one failing put stops its concurrent siblings; nothing remains`, async () => {
+    const store = await c.open({ partSizeBytes: 5 * MiB });
+    const sink = sinkFor(store);
+    await sink.putObject("earlier.parquet", patternBytes(MiB));
+    async function* stalls() {
+      yield* patternBytes(11 * MiB);
+      await new Promise(() => {});
+    }
+    const sibling = sink.putObject("sibling.parquet", stalls()).catch((e) => e);
+    const boom = new RetryableError("extractor lost its RPC", { category: "rpc_network" });
+    await assert.rejects(
+      sink.putObject("failing.parquet", failingBytes(6 * MiB, boom)),
+      (e) => e === boom,
+    );
+    // The sibling is stopped with the same error, so its class is kept too.
+    assert.equal(await sibling, boom);
+    assert.equal(sink.state, "failed");
     await assertNothingUnder(store);
   });
 

@@ -3,11 +3,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { s3Endpoint, testBucket } from "../../test/support/s3.ts";
+import { testBucket } from "../../test/support/s3.ts";
 import { openObjectStore } from "./open-store.ts";
-import { tempDir } from "./testing/fixtures.ts";
+import { tempDir, useTestS3 } from "./testing/fixtures.ts";
 
-await s3Endpoint(); // see object-store.test.ts
+await useTestS3();
 
 const CHILD = join(import.meta.dirname, "testing", "crash-child.ts");
 

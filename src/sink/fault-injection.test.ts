@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { awsEnv, s3Endpoint, testBucket } from "../../test/support/s3.ts";
+import { awsEnv, testBucket } from "../../test/support/s3.ts";
 import { isRetryable } from "../core/errors.ts";
 import type { PutResult } from "../core/types.ts";
 import { openObjectStore } from "./open-store.ts";
 import { startFaultProxy } from "./testing/fault-proxy.ts";
-import { patternBytes, patternSha256, sha256OfStream } from "./testing/fixtures.ts";
+import { patternBytes, patternSha256, sha256OfStream, useTestS3 } from "./testing/fixtures.ts";
 
-await s3Endpoint(); // see object-store.test.ts
+await useTestS3();
 
 const MiB = 1024 * 1024;
 const SIZES = [12 * MiB, 100 * 1024, 11 * MiB, 3 * MiB, 16 * MiB, 1000];

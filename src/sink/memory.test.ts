@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { s3Endpoint, testBucket } from "../../test/support/s3.ts";
-import { tempDir } from "./testing/fixtures.ts";
+import { testBucket } from "../../test/support/s3.ts";
+import { tempDir, useTestS3 } from "./testing/fixtures.ts";
 import { runRoundTripChild } from "./testing/run-roundtrip.ts";
 
-await s3Endpoint(); // see object-store.test.ts
+await useTestS3();
 
 const MiB = 1024 * 1024;
 const SIZE = 100 * MiB;

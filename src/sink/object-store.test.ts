@@ -11,12 +11,11 @@ import {
   STORE_CASES,
   sha256OfStream,
   tempDir,
+  useTestS3,
 } from "./testing/fixtures.ts";
 
 const MiB = 1024 * 1024;
-// Start the file's own S3 server (when not under test/run.ts) at top level: started inside a
-// test, its after() hook would stop it when that first test ends.
-await s3Endpoint();
+await useTestS3();
 
 for (const c of STORE_CASES) {
   test(`${c.kind}: put, get, head, list, delete`, async () => {

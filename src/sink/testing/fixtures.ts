@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import { testBucket } from "../../../test/support/s3.ts";
+import { startS3Server, testBucket } from "../../../test/support/s3.ts";
 import type { ObjectStore } from "../object-store.ts";
 import { type OpenStoreOptions, openObjectStore } from "../open-store.ts";
 
@@ -11,6 +11,23 @@ import { type OpenStoreOptions, openObjectStore } from "../open-store.ts";
  * Test helpers for src/sink (not a test file itself): real stores (a temp folder, a fresh bucket
  * on the test S3 server) and deterministic byte streams whose sha256 can be recomputed.
  */
+
+/**
+ * Makes sure an S3 test server is running for this test file and returns its endpoint: the
+ * runner's (TRACE_TEST_S3_ENDPOINT) under test/run.ts, else one started here and stopped by a
+ * root-level after() hook. Call it at the top level of a test file. Used instead of relying on
+ * s3Endpoint()'s lazily started private server, which kept standalone runs of a file from
+ * exiting (its after() hook did not stop it); setting the env var makes s3Endpoint() and
+ * testBucket() use this server.
+ */
+export async function useTestS3(): Promise<string> {
+  const fromRunner = process.env.TRACE_TEST_S3_ENDPOINT;
+  if (fromRunner) return fromRunner;
+  const server = await startS3Server();
+  process.env.TRACE_TEST_S3_ENDPOINT = server.endpoint;
+  after(() => server.stop());
+  return server.endpoint;
+}
 
 const PATTERN = (() => {
   // xorshift32: fixed, incompressible-looking bytes without a dependency or a seed file.
