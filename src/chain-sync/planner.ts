@@ -38,11 +38,18 @@ export const PLANNER_BLOCK_KINDS = [
 ] as const;
 
 export async function planOnce(sql: Sql, options: PlannerOptions = {}): Promise<PlanTickResult> {
+  // Only streams that may have work: an idle tick (all done or all slots taken) is one query.
+  // planStream re-checks everything under its locks.
   const streams = await sql<{ job_id: string; dataset_key: string }[]>`
     SELECT s.job_id, s.dataset_key
       FROM state.chain_sync_jobs j
       JOIN state.chain_sync_streams s USING (job_id)
+      JOIN state.chain_sync_cursor c USING (job_id, dataset_key)
      WHERE j.enabled AND s.active
+       AND (j.mode = 'follow_head' OR c.next_block < j.to_block)
+       AND (SELECT count(*) FROM state.chain_sync_scheduled_ranges r
+             WHERE r.job_id = s.job_id AND r.dataset_key = s.dataset_key
+               AND r.status = 'scheduled') < s.max_inflight
      ORDER BY j.updated_at, j.created_at, s.job_id, s.dataset_key`;
   const result: PlanTickResult = { scheduled: 0, blocked: 0 };
   for (const s of streams) {
