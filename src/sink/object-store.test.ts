@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { test } from "node:test";
 import { s3Endpoint } from "../../test/support/s3.ts";
 import { errorCategory, FatalError, isRetryable } from "../core/errors.ts";
@@ -85,6 +86,20 @@ for (const c of STORE_CASES) {
     );
     assert.deepEqual(await store.list(""), []);
     assert.deepEqual(await store.listIncomplete(""), []);
+  });
+
+  test(`${c.kind}: a Node Readable is a valid body`, async () => {
+    const store = await c.open();
+    const r = await store.put(
+      "r/readable.bin",
+      Readable.from([Buffer.from("ab"), new Uint8Array([99])]),
+    );
+    assert.equal(r.size, 3);
+    assert.equal((await store.getBytes("r/readable.bin", 10)).toString(), "abc");
+    // A stream with an encoding yields strings: refused rather than silently re-encoded.
+    const text = Readable.from(["not bytes"], { objectMode: true });
+    await assert.rejects(store.put("r/text.bin", text), (e) => errorCategory(e) === "invalid_body");
+    assert.equal(await store.head("r/text.bin"), undefined);
   });
 
   test(`${c.kind}: non-byte chunks are refused`, async () => {
