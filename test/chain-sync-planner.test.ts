@@ -4,7 +4,7 @@ import { chainSyncDatasetGrants, listChainSyncDatasets } from "../src/chain-sync
 import { cryoConfigHash, DEFAULT_ORG_ID, datasetUuid } from "../src/core/ids.ts";
 import { verifyCapabilityToken } from "../src/core/tokens.ts";
 import type { CryoIngestPayload } from "../src/core/types.ts";
-import { publicationFor, TEST_CAPABILITY } from "../src/dispatcher/testkit.ts";
+import { eventually, publicationFor, TEST_CAPABILITY } from "../src/dispatcher/testkit.ts";
 import { getTask } from "../src/state/index.ts";
 import {
   claim,
@@ -234,6 +234,40 @@ describe("planner", () => {
       datasets_published: [publicationFor(c.work_payload)],
     });
     assert.equal((await stack.admin.status("failing")).completed, true);
+  });
+
+  test("a range holds its slot while its task retries, and fails for good once attempts are exhausted", async () => {
+    const { job_id } = await stack.admin.apply(
+      fixedYaml({
+        name: "flaky",
+        chainId: 12,
+        to: 300,
+        streams: { blocks: { chunk: 100, inflight: 1 } },
+      }),
+    );
+    await stack.dispatcher.planOnce();
+    const [range] = await scheduled(job_id);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      // The retry backoff of the test dispatcher is 10-20 ms; claim once it is due.
+      const c = await eventually(async () => {
+        const r = await stack.worker.claim(range!.task_id);
+        return r.status === 200 ? r.body : undefined;
+      });
+      assert.equal(c.attempt, attempt);
+      const r = await stack.worker.complete(c, {
+        outcome: "retryable_error",
+        error: { category: "rpc_timeout", message: "node timed out" },
+      });
+      assert.equal(r.body.status, attempt < 3 ? "queued" : "failed");
+      if (attempt < 3) {
+        assert.equal((await stack.dispatcher.planOnce()).scheduled, 0, "still holds the only slot");
+      }
+    }
+    assert.equal((await rangesOf(stack.sql, job_id))[0]!.status, "failed");
+    assert.equal((await stack.dispatcher.planOnce()).scheduled, 1, "the slot is free again");
+    const s = (await stack.admin.status("flaky")).streams[0]!;
+    assert.deepEqual(s.ranges, { scheduled: 1, completed: 0, failed: 1 });
+    assert.equal(s.last_error?.category, "rpc_timeout");
   });
 
   test("pause stops new planning without touching in-flight work; resume continues from the cursor", async () => {
