@@ -1,0 +1,3 @@
+export * from "./collect.ts";
+export * from "./run-cryo.ts";
+export * from "./staging.ts";

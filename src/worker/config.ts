@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { FatalError } from "../core/errors.ts";
+import { artifactCapsFromEnv } from "../sink/index.ts";
+import type { WorkerOptions } from "./worker.ts";
+
+/**
+ * Worker configuration from the environment (`trace worker`). Secrets are read here and never
+ * echoed back in errors. RPC pool URLs (`TRACE_RPC_POOL_<POOL>_URL`), AWS_* settings, the caps
+ * (MAX_PARQUET_*) and the TTLs are read from the same environment when used.
+ */
+
+const int = z.coerce.number().int();
+const EnvSchema = z.object({
+  TRACE_DISPATCHER_URL: z.string().url("TRACE_DISPATCHER_URL must be a URL"),
+  TRACE_WORKER_TOKEN: z.string().min(16, "TRACE_WORKER_TOKEN must be at least 16 bytes"),
+  DATABASE_URL: z.string().min(1, "DATABASE_URL (the wake-up queue) is required"),
+  TRACE_OBJECT_STORE: z.string().min(1).default("./.trace/objects"),
+  TRACE_WORKER_CONCURRENCY: int.min(1).max(256).default(1),
+  TRACE_CRYO_MODE: z
+    .string()
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(z.enum(["inprocess", "cli"], { message: 'TRACE_CRYO_MODE must be "inprocess" or "cli"' }))
+    .default("inprocess"),
+  TRACE_CRYO_BIN: z.string().min(1).default("cryo"),
+  TRACE_CRYO_TIMEOUT_MS: int.min(1).optional(),
+  TRACE_WAKEUP_QUEUE: z.string().min(1).default("task_wakeup"),
+  WORKER_POLL_MS: int.min(1).default(200),
+  WORKER_VISIBILITY_TIMEOUT_SECS: int.min(1).default(30),
+  WORKER_REQUEUE_DELAY_MS: int.min(0).default(500),
+  TRACE_WORKER_HEARTBEAT_MS: int.min(1).optional(),
+  TRACE_WORKER_SHUTDOWN_MS: int.min(0).default(30_000),
+});
+
+export interface WorkerEnvConfig {
+  options: WorkerOptions;
+  /** How long SIGTERM/SIGINT let running tasks finish. */
+  shutdownDeadlineMs: number;
+}
+
+export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerEnvConfig {
+  // Empty variables count as unset, as in the rest of Trace's env handling.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new FatalError(`invalid worker environment: ${msg}`, { category: "config" });
+  }
+  const e = parsed.data;
+  return {
+    shutdownDeadlineMs: e.TRACE_WORKER_SHUTDOWN_MS,
+    options: {
+      dispatcherUrl: e.TRACE_DISPATCHER_URL,
+      workerToken: e.TRACE_WORKER_TOKEN,
+      queue: {
+        databaseUrl: e.DATABASE_URL,
+        name: e.TRACE_WAKEUP_QUEUE,
+        pollMs: e.WORKER_POLL_MS,
+        visibilityMs: e.WORKER_VISIBILITY_TIMEOUT_SECS * 1000,
+        requeueDelayMs: e.WORKER_REQUEUE_DELAY_MS,
+      },
+      objectStoreUrl: e.TRACE_OBJECT_STORE,
+      concurrency: e.TRACE_WORKER_CONCURRENCY,
+      env,
+      mode: e.TRACE_CRYO_MODE,
+      caps: artifactCapsFromEnv(env),
+      heartbeatIntervalMs: e.TRACE_WORKER_HEARTBEAT_MS,
+      cryo: { bin: e.TRACE_CRYO_BIN, timeoutMs: e.TRACE_CRYO_TIMEOUT_MS },
+    },
+  };
+}

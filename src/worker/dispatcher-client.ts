@@ -1,0 +1,135 @@
+import { RetryableError } from "../core/errors.ts";
+import type { DatasetPublication, TaskOutcome } from "../core/types.ts";
+
+/**
+ * The worker's side of the dispatcher's HTTP task API (claim / heartbeat / complete). This is the
+ * worker's only path to task state: it holds no state-DB credentials beyond the queue.
+ * Transport problems and 5xx are RetryableError; the answers a worker acts on are returned.
+ */
+
+export interface ClaimedTask {
+  task_id: string;
+  attempt: number;
+  lease_token: string;
+  lease_expires_at: string;
+  capability_token: string;
+  work_payload: unknown;
+}
+
+export type ClaimReply =
+  | { kind: "claimed"; task: ClaimedTask }
+  /** 409 (leased, not due, not claimable) or 404: nothing to do for this wake-up. */
+  | { kind: "not_claimable"; status: number; error: string };
+
+export type FenceReply =
+  | { kind: "ok"; body: Record<string, unknown> }
+  /** 409/404: the lease is gone (expired and reaped, or a newer attempt took over). */
+  | { kind: "lost"; error: string }
+  /** Any other 4xx: the request itself was refused (a bug or a misconfiguration). */
+  | { kind: "rejected"; status: number; error: string };
+
+export interface Fence {
+  task_id: string;
+  attempt: number;
+  lease_token: string;
+}
+
+export interface CompletionBody {
+  outcome: TaskOutcome;
+  datasets_published?: DatasetPublication[];
+  error?: { category: string; message: string };
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export class DispatcherClient {
+  private readonly base: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly workerToken: string,
+    private readonly workerId: string,
+  ) {
+    let u: URL;
+    try {
+      u = new URL(baseUrl);
+    } catch {
+      throw new TypeError(`dispatcher URL ${JSON.stringify(baseUrl)} is not a URL`);
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:")
+      throw new TypeError("dispatcher URL must be http(s)");
+    this.base = baseUrl.replace(/\/+$/, "");
+  }
+
+  private async post(
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new RetryableError(`dispatcher ${path} unreachable`, {
+        category: "dispatcher_unreachable",
+        cause: err,
+      });
+    }
+    const text = await res.text().catch(() => "");
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = {};
+    }
+    if (res.status >= 500 || res.status === 429)
+      throw new RetryableError(`dispatcher ${path} answered ${res.status}`, {
+        category: "dispatcher_unavailable",
+      });
+    return { status: res.status, body: parsed };
+  }
+
+  async claim(taskId: string): Promise<ClaimReply> {
+    const r = await this.post(
+      "/internal/task-claim",
+      { task_id: taskId, worker_id: this.workerId },
+      { "x-trace-worker-token": this.workerToken },
+    );
+    if (r.status === 200) return { kind: "claimed", task: r.body as unknown as ClaimedTask };
+    if (r.status === 409 || r.status === 404)
+      return { kind: "not_claimable", status: r.status, error: String(r.body.error ?? "") };
+    // 401 (bad worker token) or 400 must not be acked away silently: the caller retries/logs.
+    throw new RetryableError(`task claim refused (${r.status} ${String(r.body.error ?? "")})`, {
+      category: "claim_refused",
+    });
+  }
+
+  private fenced(r: { status: number; body: Record<string, unknown> }): FenceReply {
+    if (r.status === 200) return { kind: "ok", body: r.body };
+    // 409 stale fence; 404 the task is gone: either way this attempt no longer owns it.
+    if (r.status === 409 || r.status === 404)
+      return { kind: "lost", error: String(r.body.error ?? "") };
+    return { kind: "rejected", status: r.status, error: String(r.body.error ?? "") };
+  }
+
+  async heartbeat(fence: Fence, capabilityToken: string): Promise<FenceReply> {
+    return this.fenced(
+      await this.post("/v1/task/heartbeat", fence, { "x-trace-task-capability": capabilityToken }),
+    );
+  }
+
+  async complete(fence: Fence, capabilityToken: string, body: CompletionBody): Promise<FenceReply> {
+    return this.fenced(
+      await this.post(
+        "/v1/task/complete",
+        { ...fence, ...body },
+        { "x-trace-task-capability": capabilityToken },
+      ),
+    );
+  }
+}

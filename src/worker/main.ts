@@ -1,0 +1,52 @@
+/**
+ * One worker process from environment variables (see config.ts):
+ *   node --import tsx src/worker/main.ts      (or `trace worker` via runWorkerMain)
+ * Logs JSON lines (pino) to stdout. SIGTERM / SIGINT: stop claiming, let running tasks finish
+ * until TRACE_WORKER_SHUTDOWN_MS, then abort them cleanly and exit.
+ */
+import { realpathSync } from "node:fs";
+import { describeError } from "../core/errors.ts";
+import { workerConfigFromEnv } from "./config.ts";
+import { createWorker } from "./worker.ts";
+
+/** Runs a worker until SIGTERM/SIGINT; resolves with the process exit code. */
+export async function runWorkerMain(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let worker: ReturnType<typeof createWorker>;
+  let deadlineMs: number;
+  try {
+    const cfg = workerConfigFromEnv(env);
+    deadlineMs = cfg.shutdownDeadlineMs;
+    worker = createWorker(cfg.options);
+    await worker.start();
+  } catch (err) {
+    process.stderr.write(`worker failed to start: ${describeError(err)}\n`);
+    return 1;
+  }
+  return await new Promise<number>((resolve) => {
+    const onSignal = () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      worker.stop({ deadlineMs }).then(
+        () => resolve(0),
+        (err) => {
+          process.stderr.write(`worker shutdown failed: ${describeError(err)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return /worker[\\/]main\.ts$/.test(realpathSync(script));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) process.exitCode = await runWorkerMain();
