@@ -194,13 +194,17 @@ export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): 
           throw refuse.storage(new Error("storage_ref outside the store"));
         const manifest = await readManifest(store, manifestKey, deps.limits);
         verifyManifest(manifest, row, prefix, deps.limits);
+        const local: { path: string; size: number }[] = [];
         for (const o of manifest.objects) {
           const key = relativeKey(loc, ref, o.key);
           if (key === undefined) throw refuse.storage(new Error("object outside the store"));
-          if (loc.scheme === "file")
-            files.push(await checkLocalFile(`/${o.key}`, ref.prefix, o.size));
+          if (loc.scheme === "file") local.push({ path: `/${o.key}`, size: o.size });
           else remote.push({ sha256: o.sha256, size: o.size, key });
         }
+        // Checked concurrently (3 syscalls each); every one must pass, order is kept.
+        files.push(
+          ...(await Promise.all(local.map((f) => checkLocalFile(f.path, ref.prefix, f.size)))),
+        );
       }
       if (remote.length > 0) {
         const got = await deps.cache.acquire(

@@ -21,7 +21,8 @@ import { ObjectCache } from "./cache.ts";
 import { QueryBusyError, QueryError, refuse } from "./errors.ts";
 import { checkSql } from "./gate.ts";
 import { Limiter } from "./limiter.ts";
-import { runLockedQuery } from "./session.ts";
+import { DatabasePool } from "./pool.ts";
+import { openLockedQuery, type SessionResult } from "./session.ts";
 
 export interface QueryLimits {
   /** Execution time of one query; also the longest wait in the queue. */
@@ -39,6 +40,11 @@ export interface QueryLimits {
   threads: number;
   maxManifestBytes?: number;
   maxManifestObjects?: number;
+  /**
+   * Fresh DuckDB databases created ahead of requests (each still used by exactly one request
+   * and destroyed after it). Default maxConcurrent, at most 4; 0 creates each on demand.
+   */
+  warmDatabases?: number;
 }
 
 export interface QueryServiceOptions {
@@ -87,6 +93,8 @@ export interface QueryContext {
   limiter: Limiter;
   limits: Required<QueryLimits>;
   tempRoot: string;
+  /** Pre-created, never-used databases; optional (without it each is created on demand). */
+  pool?: DatabasePool;
 }
 
 export const DEFAULT_LIMIT = 1000;
@@ -116,7 +124,10 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
     if (!gate.ok) throw refuse.invalidSql(gate.reason);
     const limit = Math.min(Math.max(req.limit ?? DEFAULT_LIMIT, 1), ctx.limits.maxRows);
     const release = await ctx.limiter.acquire();
-    let result: Awaited<ReturnType<typeof runLockedQuery>>;
+    // What must happen once the query's database is done with: destroy it, unpin cached
+    // objects (DuckDB may hold them open until then), free the concurrency slot.
+    let cleanup: (() => Promise<void>) | undefined = async () => release();
+    let result: SessionResult;
     try {
       const attached = await attachDatasets(grants, {
         sql: ctx.sql,
@@ -124,37 +135,56 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
         cache: ctx.cache,
         limits: ctx.limits,
       });
-      try {
-        result = await runLockedQuery({
-          views: attached.views,
-          ...(attached.alias ? { alias: attached.alias } : {}),
-          sql: req.sql,
-          limit,
-          maxResultBytes: ctx.limits.maxResultBytes,
-          timeoutMs: ctx.limits.timeoutMs,
-          memoryLimit: ctx.limits.memoryLimit,
-          threads: ctx.limits.threads,
-          tempRoot: ctx.tempRoot,
-        });
-      } finally {
-        attached.release();
-      }
-    } finally {
-      release();
-    }
-    const durationMs = performance.now() - started;
-    try {
-      await writeAudit(ctx.sql, {
-        ...req.principal,
-        datasetIds,
-        rowCount: result.rows.length,
-        durationMs,
-        outcome: "ok",
+      cleanup = async () => {
+        try {
+          attached.release();
+        } finally {
+          release();
+        }
+      };
+      const session = await openLockedQuery({
+        views: attached.views,
+        ...(attached.alias ? { alias: attached.alias } : {}),
+        sql: req.sql,
+        limit,
+        maxResultBytes: ctx.limits.maxResultBytes,
+        timeoutMs: ctx.limits.timeoutMs,
+        memoryLimit: ctx.limits.memoryLimit,
+        threads: ctx.limits.threads,
+        tempRoot: ctx.tempRoot,
+        ...(ctx.pool ? { pool: ctx.pool } : {}),
       });
-    } catch (err) {
-      throw new QueryError(500, "audit insert failed", "audit", err);
+      const unpin = cleanup;
+      cleanup = async () => {
+        try {
+          await session.dispose();
+        } finally {
+          await unpin();
+        }
+      };
+      result = session.result;
+      const durationMs = performance.now() - started;
+      try {
+        await writeAudit(ctx.sql, {
+          ...req.principal,
+          datasetIds,
+          rowCount: result.rows.length,
+          durationMs,
+          outcome: "ok",
+        });
+      } catch (err) {
+        throw new QueryError(500, "audit insert failed", "audit", err);
+      }
+      // Answer first, tear down right after: the response is written in this tick's
+      // microtasks, setImmediate runs after them. The slot stays held until the teardown is
+      // done, so the cap still bounds live databases.
+      const later = cleanup;
+      cleanup = undefined;
+      setImmediate(() => void later().catch(() => {}));
+      return { ...result, durationMs };
+    } finally {
+      if (cleanup) await cleanup();
     }
-    return { ...result, durationMs };
   } catch (err) {
     if (!(err instanceof QueryError && err.category === "audit")) {
       const denied = err instanceof QueryError && [400, 403, 413, 422, 429].includes(err.status);
@@ -226,6 +256,7 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     maxQueued: l.maxQueued ?? l.maxConcurrent * 4,
     maxManifestBytes: l.maxManifestBytes ?? 4 * 1024 * 1024,
     maxManifestObjects: l.maxManifestObjects ?? 10_000,
+    warmDatabases: l.warmDatabases ?? Math.min(l.maxConcurrent, 4),
   };
   const tempRoot = join(tmpdir(), "trace-query");
   await mkdir(tempRoot, { recursive: true, mode: 0o700 });
@@ -240,6 +271,10 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     limiter: new Limiter(limits.maxConcurrent, limits.maxQueued, limits.timeoutMs),
     limits,
     tempRoot,
+    pool: new DatabasePool(
+      { threads: limits.threads, memoryLimit: limits.memoryLimit, tempRoot },
+      limits.warmDatabases,
+    ),
   };
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 256 * 1024 });
@@ -317,6 +352,7 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     context,
     async close() {
       await app.close();
+      await context.pool?.close();
       if (ownSql) await sql.end({ timeout: 5 });
       if (typeof opts.objectStore === "string") await store?.close();
     },
