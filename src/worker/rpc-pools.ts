@@ -33,7 +33,7 @@ export class RpcPools {
    * Checks the pool serves the chain the task names, once per pool: extracting chain A's blocks
    * into chain B's dataset would publish wrong data forever, so a mismatch is fatal.
    */
-  async checkChain(pool: string, expected: number): Promise<void> {
+  async checkChain(pool: string, expected: number, signal?: AbortSignal): Promise<void> {
     let p = this.chainIds.get(pool);
     if (!p) {
       p = this.client(pool).chainId();
@@ -41,7 +41,7 @@ export class RpcPools {
       // A transient failure must not be remembered.
       p.catch(() => this.chainIds.delete(pool));
     }
-    const actual = await p;
+    const actual = signal ? await untilAborted(p, signal) : await p;
     if (actual !== expected)
       throw new FatalError(
         `RPC pool '${pool}' serves chain ${actual}, but the task is for chain ${expected}`,
@@ -54,4 +54,23 @@ export class RpcPools {
     this.clients.clear();
     this.chainIds.clear();
   }
+}
+
+/** Rejects with the abort reason as soon as `signal` aborts (a stalled RPC must not pin a task). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -173,7 +173,7 @@ async function execute(
     });
     const range = [p.range_start, p.range_end] as const;
     if (deps.mode === "inprocess") {
-      await deps.rpc.checkChain(p.rpc_pool, p.chain_id);
+      await deps.rpc.checkChain(p.rpc_pool, p.chain_id, signal);
       await extractRange({
         rpc: deps.rpc.client(p.rpc_pool),
         dataset: p.cryo_dataset_name,
@@ -201,6 +201,8 @@ async function execute(
     }
     // A stop that raced with the last upload must not publish.
     signal.throwIfAborted();
+    await removeForeignObjects(deps.store, sink, log);
+    signal.throwIfAborted();
     const publication = await sink.writeManifest();
     if (lease.lost) throw lease.signal.reason;
     return { outcome: "success", datasets_published: [publication] };
@@ -220,6 +222,28 @@ async function execute(
     log.warn({ event: "worker.task.failed", class: errorClass, ...error }, "task attempt failed");
     return { outcome: errorClass === "retryable" ? "retryable_error" : "fatal_error", error };
   }
+}
+
+/**
+ * Objects under the version prefix that this attempt did not write: leftovers of an earlier
+ * attempt that lost its lease or was killed (their deletes are fenced off, see fenced-store.ts),
+ * possibly with other names if that worker chunked differently. They are removed before the
+ * manifest is written, so a published version holds exactly the objects its manifest lists.
+ * The current lease makes this safe: no other attempt may write this prefix any more.
+ */
+async function removeForeignObjects(
+  store: ObjectStore,
+  sink: ReturnType<typeof createArtifactSink>,
+  log: Logger,
+): Promise<void> {
+  const mine = new Set(sink.objects.map((o) => o.key));
+  const foreign = (await store.list(sink.prefix)).filter((o) => !mine.has(o.key));
+  for (const o of foreign) await store.delete(o.key);
+  if (foreign.length > 0)
+    log.info(
+      { event: "worker.prefix.cleaned", removed: foreign.length },
+      "removed objects of an earlier attempt from the version prefix",
+    );
 }
 
 /** Completion is idempotent for the same lease, so transport failures are simply retried. */

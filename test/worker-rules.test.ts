@@ -1,0 +1,226 @@
+/**
+ * Worker rules, full stack in one process: duplicate wake-ups run a task once; a cap violation
+ * fails it fatally and publishes nothing; the primary path writes no Parquet to local disk; a lost
+ * lease stops the extraction without completing; shutdown aborts running tasks cleanly.
+ */
+import assert from "node:assert/strict";
+import fs, { readdirSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { eventually } from "../src/dispatcher/testkit.ts";
+import { getTask, listTaskEvents } from "../src/state/index.ts";
+import {
+  enqueueRanges,
+  manifestAndListing,
+  type Stack,
+  settled,
+  startStack,
+  versionsOf,
+} from "../src/worker/testing/stack.ts";
+import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
+
+const stack: Stack = await startStack({ label: "worker_rules" });
+const proxy = await startStallProxy(stack.devnet.url);
+after(async () => {
+  await proxy.close();
+});
+const stallEnv = { ...stack.env, TRACE_RPC_POOL_STALL_URL: proxy.url };
+
+test("a lost lease (heartbeat refused) stops the extraction, aborts the sink and does not complete", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["transactions"],
+    from: 0,
+    to: 400,
+    size: 400,
+    pool: "stall",
+    maxAttempts: 5,
+  });
+  const w = stack.worker({
+    env: stallEnv,
+    heartbeatIntervalMs: 50,
+    extractOptions: { chunkSize: 20 },
+  });
+  const running = w.runTask(r!.taskId);
+  const prefixOf = `cryo/31337/${r!.payload.dataset_uuid}/`;
+  // Some chunks are uploaded; then the chain stops answering and the lease is taken away.
+  await eventually(async () => (await stack.store.list(prefixOf)).length >= 2, 20_000, "uploads");
+  proxy.stall();
+  await stack.sql`UPDATE state.tasks SET lease_expires_at = now() - interval '1 second'
+                   WHERE task_id = ${r!.taskId}`;
+  const result = await running;
+  proxy.release();
+  assert.deepEqual(result, { kind: "lease_lost", attempt: 1 });
+  const events = await listTaskEvents(stack.sql, r!.taskId);
+  assert.ok(!events.some((e) => e.event === "completed" || e.event === "failed"));
+  assert.deepEqual(await versionsOf(stack.sql, [r!]), []);
+  assert.deepEqual(await stack.store.listIncomplete(prefixOf), []);
+  // The reaper turns the lost lease into attempt 2, which a later worker completes.
+  await eventually(
+    async () => (await getTask(stack.sql, r!.taskId))?.attempt === 2,
+    10_000,
+    "reap",
+  );
+  stallTask = r!.taskId;
+});
+let stallTask: string | undefined;
+
+test("stop() lets running tasks finish until the deadline, then aborts them cleanly as retryable", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["blocks"],
+    from: 0,
+    to: 300,
+    size: 300,
+    pool: "stall",
+  });
+  const w = stack.worker({ env: stallEnv, concurrency: 2 });
+  proxy.stall();
+  await w.start();
+  await eventually(async () => (await getTask(stack.sql, r!.taskId))?.status === "running");
+  await w.stop({ deadlineMs: 300 });
+  proxy.release();
+  const task = await getTask(stack.sql, r!.taskId);
+  assert.equal(task?.last_error_category, "worker_shutdown");
+  assert.equal(task?.attempt, 2, "a retry was scheduled");
+  assert.notEqual(task?.status, "running");
+  assert.deepEqual(await stack.store.list(`cryo/31337/${r!.payload.dataset_uuid}/`), []);
+});
+
+test("duplicate wake-ups for the same task run it once; malformed wake-ups are dropped", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["blocks"],
+    from: 1_000,
+    to: 1_050,
+    size: 50,
+  });
+  const q = stack.dispatcher.queue;
+  for (let i = 0; i < 4; i++) await q.publish("task_wakeup", { task_id: r!.taskId });
+  await q.publish("task_wakeup", { nonsense: true });
+  await q.publish("task_wakeup", "not even an object");
+  const blockCalls = () => stack.devnet.stats().callsByMethod.eth_getBlockByNumber ?? 0;
+  const callsBefore = blockCalls();
+  await stack.worker({ concurrency: 4, env: stallEnv }).start();
+  const [task] = await settled(stack.sql, [r!.taskId, ...(stallTask ? [stallTask] : [])]);
+  assert.equal(task?.status, "completed");
+  assert.equal(task?.attempt, 1);
+  await eventually(async () => (await q.depth("task_wakeup")) === 0, 10_000, "all wake-ups acked");
+  const events = await listTaskEvents(stack.sql, r!.taskId);
+  assert.equal(events.filter((e) => e.event === "claimed").length, 1);
+  const versions = await versionsOf(stack.sql, [r!]);
+  assert.equal(versions.length, 1);
+  // 50 blocks fetched once (the other ranges of this file use other block numbers or pools).
+  assert.ok(blockCalls() - callsBefore >= 50);
+  const { read } = await manifestAndListing(stack, versions[0]!);
+  assert.equal(read.objects.length, 1);
+  if (stallTask) {
+    const t = await getTask(stack.sql, stallTask);
+    assert.equal(t?.status, "completed", "the lease-lost task was completed by its next attempt");
+    const [v] = await versionsOf(stack.sql, [{ taskId: stallTask, payload: t!.payload as never }]);
+    const m = await manifestAndListing(stack, v!);
+    assert.deepEqual(
+      m.read.objects.map((o) => o.name),
+      m.listed.map((o) => o.key.slice(m.prefix.length)).filter((n) => n !== "_manifest.json"),
+    );
+  }
+});
+
+test("a cap violation fails the task fatally: nothing is published, nothing is left", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["transactions"],
+    from: 2_000,
+    to: 2_050,
+    size: 50,
+  });
+  const w = stack.worker({ caps: { maxBytesPerFile: 2_000 } });
+  const result = await w.runTask(r!.taskId);
+  assert.equal(result.kind, "completed");
+  assert.equal(result.kind === "completed" && result.outcome, "fatal_error");
+  const task = await getTask(stack.sql, r!.taskId);
+  assert.equal(task?.status, "failed");
+  assert.equal(task?.attempt, 1, "not retried");
+  assert.equal(task?.last_error_category, "cap_exceeded");
+  assert.match(task?.last_error_message ?? "", /MAX_PARQUET_BYTES_PER_FILE exceeded/);
+  assert.deepEqual(await versionsOf(stack.sql, [r!]), []);
+  const prefix = `cryo/31337/${r!.payload.dataset_uuid}/`;
+  assert.deepEqual(await stack.store.list(prefix), []);
+  assert.deepEqual(await stack.store.listIncomplete(prefix), []);
+});
+
+function walkParquet(dir: string, depth = 3): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const e of entries) {
+    if (e.name === "node_modules" || e.name === ".git") continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth > 0) found.push(...walkParquet(p, depth - 1));
+    else if (/\.parquet|trace-tmp|_tmp$/i.test(e.name)) found.push(p);
+  }
+  return found;
+}
+
+test("the primary (in-process) path writes no Parquet to local disk", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["logs"],
+    from: 3_000,
+    to: 3_400,
+    size: 400,
+  });
+  const w = stack.worker({ extractOptions: { chunkSize: 100 } });
+  const before = new Set([...walkParquet(tmpdir()), ...walkParquet(process.cwd())]);
+  const writes: string[] = [];
+  const patched: [Record<string, unknown>, string, unknown][] = [];
+  const wrap = (obj: Record<string, unknown>, key: string) => {
+    const orig = obj[key] as (...a: unknown[]) => unknown;
+    patched.push([obj, key, orig]);
+    obj[key] = function (this: unknown, ...a: unknown[]) {
+      writes.push(`${key}(${String(a[0])})`);
+      return orig.apply(this, a);
+    };
+  };
+  const fsAny = fs as unknown as Record<string, unknown>;
+  for (const k of [
+    "writeFile",
+    "writeFileSync",
+    "appendFile",
+    "appendFileSync",
+    "createWriteStream",
+    "open",
+    "openSync",
+    "rename",
+    "renameSync",
+    "mkdtemp",
+    "mkdtempSync",
+    "mkdir",
+    "mkdirSync",
+  ])
+    wrap(fsAny, k);
+  for (const k of ["writeFile", "appendFile", "open", "rename", "mkdtemp", "mkdir"])
+    wrap(fs.promises as unknown as Record<string, unknown>, k);
+  syncBuiltinESMExports();
+  let result: Awaited<ReturnType<typeof w.runTask>>;
+  try {
+    result = await w.runTask(r!.taskId);
+  } finally {
+    for (const [obj, key, orig] of patched) obj[key] = orig;
+    syncBuiltinESMExports();
+  }
+  assert.equal(result.kind === "completed" && result.outcome, "success");
+  // Reads may open files (code, certificates); nothing may be written or created.
+  assert.deepEqual(
+    writes.filter((w) => !/^open(Sync)?\(/.test(w)),
+    [],
+  );
+  const [v] = await versionsOf(stack.sql, [r!]);
+  const { read } = await manifestAndListing(stack, v!);
+  assert.equal(read.objects.length, 4);
+  const created = [...walkParquet(tmpdir()), ...walkParquet(process.cwd())].filter(
+    (p) => !before.has(p),
+  );
+  assert.deepEqual(created, []);
+});
