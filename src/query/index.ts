@@ -3,6 +3,7 @@ export { ObjectCache } from "./cache.ts";
 export { QueryBusyError, QueryError } from "./errors.ts";
 export { checkSql, type GateResult, MAX_SQL_LENGTH } from "./gate.ts";
 export { Limiter } from "./limiter.ts";
+export { DatabasePool, type EngineSettings } from "./pool.ts";
 export {
   createQueryService,
   type Principal,
@@ -14,4 +15,10 @@ export {
   type QueryServiceOptions,
   runQuery,
 } from "./service.ts";
-export { runLockedQuery, type SessionOptions, type ViewSpec } from "./session.ts";
+export {
+  type OpenSession,
+  openLockedQuery,
+  runLockedQuery,
+  type SessionOptions,
+  type ViewSpec,
+} from "./session.ts";
