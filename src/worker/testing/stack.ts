@@ -202,7 +202,7 @@ export async function versionsOf(sql: Sql, ranges: PlannedRange[]): Promise<Data
 }
 
 /** Relative key inside the store of a registered version's prefix. */
-export function storePrefix(stack: Stack, row: DatasetVersionRow): string {
+export function storePrefix(row: DatasetVersionRow): string {
   const ref = row.storage_ref;
   if (ref.scheme !== "s3") throw new Error("expected an s3 storage ref");
   const base = "data/";
@@ -215,7 +215,7 @@ export function storePrefix(stack: Stack, row: DatasetVersionRow): string {
  * both so tests can assert that the manifest lists exactly what is present.
  */
 export async function manifestAndListing(stack: Stack, row: DatasetVersionRow) {
-  const prefix = storePrefix(stack, row);
+  const prefix = storePrefix(row);
   const read = await readManifest(stack.store, prefix, {
     expect: { datasetUuid: row.dataset_uuid, datasetVersion: row.dataset_version },
   });
