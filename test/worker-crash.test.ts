@@ -1,0 +1,129 @@
+/**
+ * SIGKILL a real worker process while it is uploading a multipart object: the lease expires,
+ * the next worker start aborts the killed attempt's incomplete upload, a new attempt completes,
+ * exactly one version is registered, and no object outside the final version prefix remains.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { type Devnet, startDevnet } from "../src/devnet/server.ts";
+import { eventually, TEST_WORKER_TOKEN } from "../src/dispatcher/testkit.ts";
+import { getTask, listTaskEvents } from "../src/state/index.ts";
+import {
+  CHAIN_ID,
+  enqueueRanges,
+  manifestAndListing,
+  type Stack,
+  startStack,
+  versionsOf,
+} from "../src/worker/testing/stack.ts";
+import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
+
+const root = join(import.meta.dirname, "..");
+const stack: Stack = await startStack({ label: "worker_crash", leaseMs: 1_500, reaperMs: 50 });
+// Mainnet-sized logs, so one range's file is far larger than a 5 MiB multipart part.
+const heavy: Devnet = await startDevnet({
+  chain: {
+    seed: "worker-crash",
+    chainId: CHAIN_ID,
+    length: 2_000,
+    txsPerBlock: 100,
+    logsPerBlock: 300,
+  },
+});
+const proxy = await startStallProxy(heavy.url);
+let child: ChildProcess | undefined;
+after(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await proxy.close();
+  await heavy.stop();
+});
+
+test("a worker SIGKILLed mid-upload: lease expires, next start aborts its upload, one version, nothing stray", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["logs"],
+    from: 0,
+    to: 1_000,
+    size: 1_000,
+    pool: "heavy",
+  });
+  child = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts"], {
+    cwd: root,
+    env: {
+      ...stack.bucket.env,
+      PATH: process.env.PATH,
+      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
+      TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
+      DATABASE_URL: stack.dbUrl,
+      TRACE_OBJECT_STORE: stack.storeUrl,
+      TRACE_RPC_POOL_HEAVY_URL: proxy.url,
+      WORKER_POLL_MS: "20",
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  const prefix = `cryo/${CHAIN_ID}/${r!.payload.dataset_uuid}/`;
+  // Wait for the multipart upload to be under way, freeze the chain, then kill the worker.
+  const [upload] = await eventually(
+    async () => {
+      if (child?.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
+      const pending = await stack.store.listIncomplete(prefix);
+      return pending.length > 0 ? pending : undefined;
+    },
+    60_000,
+    "a multipart upload in progress",
+  );
+  proxy.stall();
+  const exited = new Promise((resolve) => child!.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+  proxy.release();
+  const claimed = await getTask(stack.sql, r!.taskId);
+  assert.equal(claimed?.attempt, 1);
+  assert.ok(await stack.store.listIncomplete(prefix).then((l) => l.length > 0));
+
+  // The lease runs out; the reaper schedules attempt 2.
+  await eventually(
+    async () => (await getTask(stack.sql, r!.taskId))?.attempt === 2,
+    20_000,
+    "lease expiry",
+  );
+  const next = stack.worker({
+    staleUploadTtlMs: 0,
+    env: { ...stack.env, TRACE_RPC_POOL_HEAVY_URL: heavy.url },
+  });
+  const cleanup = await next.start();
+  assert.ok(cleanup.uploadsAborted.some((k) => k === upload!.key));
+  const done = await eventually(
+    async () => {
+      const t = await getTask(stack.sql, r!.taskId);
+      return t?.status === "completed" || t?.status === "failed" ? t : undefined;
+    },
+    60_000,
+    "attempt 2",
+  );
+  assert.equal(done.status, "completed", done.last_error_message ?? "");
+  assert.equal(done.attempt, 2);
+  const events = await listTaskEvents(stack.sql, r!.taskId);
+  assert.equal(events.filter((e) => e.event === "completed").length, 1);
+
+  const versions = await versionsOf(stack.sql, [r!]);
+  assert.equal(versions.length, 1);
+  const { read, listed, prefix: versionPrefix } = await manifestAndListing(stack, versions[0]!);
+  assert.ok(read.objects.length >= 1);
+  // Everything in the bucket belongs to the final version prefix and is listed in its manifest.
+  const everything = await stack.store.list("");
+  assert.deepEqual(
+    everything.map((o) => o.key),
+    listed.map((o) => o.key),
+  );
+  assert.deepEqual(
+    listed.map((o) => o.key.slice(versionPrefix.length)).filter((n) => n !== "_manifest.json"),
+    read.objects.map((o) => o.name),
+  );
+  assert.deepEqual(await stack.store.listIncomplete(""), []);
+});
