@@ -12,6 +12,7 @@ import { after, test } from "node:test";
 import { eventually } from "../src/dispatcher/testkit.ts";
 import { getTask, listTaskEvents } from "../src/state/index.ts";
 import {
+  chainSync,
   enqueueRanges,
   manifestAndListing,
   type Stack,
@@ -125,26 +126,32 @@ test("duplicate wake-ups for the same task run it once; malformed wake-ups are d
   }
 });
 
-test("a cap violation fails the task fatally: nothing is published, nothing is left", async () => {
-  const [r] = await enqueueRanges(stack.sql, {
+test("a cap violation fails the task fatally: nothing is published, the range shows failed", async () => {
+  // The consuming worker of the test above must not take this range: stop it first.
+  await Promise.all(stack.workers.map((w) => w.stop({ deadlineMs: 5_000 })));
+  await stack.worker({ caps: { maxBytesPerFile: 2_000 } }).start();
+  const { status, ranges } = await chainSync(stack, {
+    name: "capped",
     datasets: ["transactions"],
     from: 2_000,
     to: 2_050,
     size: 50,
+    untilFailed: 1,
   });
-  const w = stack.worker({ caps: { maxBytesPerFile: 2_000 } });
-  const result = await w.runTask(r!.taskId);
-  assert.equal(result.kind, "completed");
-  assert.equal(result.kind === "completed" && result.outcome, "fatal_error");
-  const task = await getTask(stack.sql, r!.taskId);
+  const [stream] = status.streams;
+  assert.deepEqual(stream?.ranges, { scheduled: 0, completed: 0, failed: 1 });
+  assert.equal(stream?.last_error?.category, "cap_exceeded");
+  assert.equal(status.completed, false);
+  const task = await getTask(stack.sql, ranges[0]!.taskId);
   assert.equal(task?.status, "failed");
   assert.equal(task?.attempt, 1, "not retried");
   assert.equal(task?.last_error_category, "cap_exceeded");
   assert.match(task?.last_error_message ?? "", /MAX_PARQUET_BYTES_PER_FILE exceeded/);
-  assert.deepEqual(await versionsOf(stack.sql, [r!]), []);
-  const prefix = `cryo/31337/${r!.payload.dataset_uuid}/`;
+  assert.deepEqual(await versionsOf(stack.sql, ranges), []);
+  const prefix = `cryo/31337/${ranges[0]!.payload.dataset_uuid}/`;
   assert.deepEqual(await stack.store.list(prefix), []);
   assert.deepEqual(await stack.store.listIncomplete(prefix), []);
+  await Promise.all(stack.workers.map((w) => w.stop({ deadlineMs: 5_000 })));
 });
 
 function walkParquet(dir: string, depth = 3): string[] {

@@ -17,7 +17,7 @@ import { type Devnet, startDevnet } from "../src/devnet/server.ts";
 import { testCompressors } from "../src/parquet/lz4-raw.ts";
 import type { DatasetVersionRow } from "../src/state/index.ts";
 import {
-  enqueueRanges,
+  chainSync,
   manifestAndListing,
   type PlannedRange,
   type Stack,
@@ -93,16 +93,21 @@ async function outputsOf(
 
 let faultFree: Map<string, Map<string, string>>;
 
-test("a sync of blocks, transactions and logs over 20 ranges publishes each range exactly once, equal to `trace extract`", async () => {
-  const ranges = await enqueueRanges(stack.sql, {
+test("a chain_sync of blocks, transactions and logs over 20 ranges publishes each range exactly once, equal to `trace extract`", async () => {
+  stack.worker({ concurrency: 4 });
+  await stack.workers[0]!.start();
+  const { status, ranges } = await chainSync(stack, {
+    name: "fault_free",
     datasets: DATASETS,
     from: FROM,
     to: TO,
     size: SIZE,
   });
   assert.equal(ranges.length, 60);
-  stack.worker({ concurrency: 4 });
-  await stack.workers[0]!.start();
+  assert.deepEqual(
+    status.streams.map((s) => [s.dataset_key, s.cursor, s.ranges.completed, s.ranges.failed]),
+    [...DATASETS].sort().map((d) => [d, TO, 20, 0]),
+  );
   const rows = await settled(
     stack.sql,
     ranges.map((r) => r.taskId),
@@ -159,18 +164,20 @@ test("with 10% RPC faults injected, the sync completes with output identical to 
   assert.ok(faultFree, "runs after the fault-free sync");
   // Only workers that know the faulty pool may take these wake-ups.
   await Promise.all(stack.workers.map((w) => w.stop({ deadlineMs: 5_000 })));
-  const ranges = await enqueueRanges(stack.sql, {
-    datasets: DATASETS,
-    from: FROM,
-    to: 500,
-    size: SIZE,
-    pool: "faulty",
-  });
   const w = stack.worker({
     concurrency: 4,
     env: { ...stack.env, TRACE_RPC_POOL_FAULTY_URL: faulty.url },
   });
   await w.start();
+  const { ranges } = await chainSync(stack, {
+    name: "with_faults",
+    datasets: DATASETS,
+    from: FROM,
+    to: 500,
+    size: SIZE,
+    pool: "faulty",
+    timeoutMs: 90_000,
+  });
   const rows = await settled(
     stack.sql,
     ranges.map((r) => r.taskId),

@@ -7,11 +7,17 @@ import { randomUUID } from "node:crypto";
 import { after } from "node:test";
 import { testDatabase } from "../../../test/support/postgres.ts";
 import { type TestBucket, testBucket } from "../../../test/support/s3.ts";
+import {
+  applyChainSyncYaml,
+  type ChainSyncDispatcher,
+  chainSyncStatus,
+  createChainSyncDispatcher,
+  type JobStatus,
+} from "../../chain-sync/index.ts";
 import { cryoConfigHash, DEFAULT_ORG_ID, datasetUuid } from "../../core/ids.ts";
 import type { CryoIngestPayload } from "../../core/types.ts";
 import type { ChainOptions } from "../../devnet/chain.ts";
 import { type Devnet, type FaultConfig, startDevnet } from "../../devnet/server.ts";
-import { createDispatcher, type Dispatcher } from "../../dispatcher/dispatcher.ts";
 import { enqueueTask } from "../../dispatcher/enqueue.ts";
 import { eventually, TEST_CAPABILITY, TEST_WORKER_TOKEN } from "../../dispatcher/testkit.ts";
 import { type ObjectStore, openObjectStore, readManifest } from "../../sink/index.ts";
@@ -38,7 +44,7 @@ export const TEST_CHAIN: ChainOptions = {
 export interface Stack {
   sql: Sql;
   dbUrl: string;
-  dispatcher: Dispatcher;
+  dispatcher: ChainSyncDispatcher;
   dispatcherUrl: string;
   bucket: TestBucket;
   storeUrl: string;
@@ -67,8 +73,10 @@ export async function startStack(opts: {
   });
   const db = await testDatabase(opts.label);
   const sql = connect(db.url, { max: 10 });
-  const dispatcher = await createDispatcher({
+  const dispatcher = await createChainSyncDispatcher({
     sql,
+    adminToken: "admin-token-for-worker-tests",
+    plannerIntervalMs: 50,
     workerToken: TEST_WORKER_TOKEN,
     capability: TEST_CAPABILITY,
     leaseMs: opts.leaseMs ?? 10_000,
@@ -221,4 +229,60 @@ export async function manifestAndListing(stack: Stack, row: DatasetVersionRow) {
   });
   const listed = await stack.store.list(prefix);
   return { prefix, read, listed };
+}
+
+/**
+ * Applies a fixed_target chain_sync job over `[from, to)` (chunk `size`) for `datasets`, waits
+ * until the job reports `completed` or a range failed, and returns its status and planned tasks.
+ */
+export async function chainSync(
+  stack: Stack,
+  opts: {
+    name: string;
+    datasets: string[];
+    from: number;
+    to: number;
+    size: number;
+    pool?: string;
+    org?: string;
+    timeoutMs?: number;
+    /** Resolve as soon as this many ranges failed (default: wait for completion). */
+    untilFailed?: number;
+  },
+): Promise<{ status: JobStatus; ranges: PlannedRange[]; org: string }> {
+  const org = opts.org ?? randomUUID();
+  const yaml = [
+    "kind: chain_sync",
+    `name: ${opts.name}`,
+    `chain_id: ${CHAIN_ID}`,
+    "mode:",
+    "  kind: fixed_target",
+    `  from_block: ${opts.from}`,
+    `  to_block: ${opts.to}`,
+    "streams:",
+    ...opts.datasets.flatMap((d) => [
+      `  ${d}:`,
+      `    cryo_dataset_name: ${d}`,
+      `    rpc_pool: ${opts.pool ?? "main"}`,
+      `    chunk_size: ${opts.size}`,
+      "    max_inflight: 8",
+    ]),
+  ].join("\n");
+  await applyChainSyncYaml(stack.sql, { orgId: org, yaml });
+  const status = await eventually(
+    async () => {
+      const st = await chainSyncStatus(stack.sql, org, opts.name);
+      const failed = st.streams.reduce((n, s) => n + s.ranges.failed, 0);
+      if (opts.untilFailed !== undefined) return failed >= opts.untilFailed ? st : undefined;
+      return st.completed ? st : undefined;
+    },
+    opts.timeoutMs ?? 60_000,
+    `chain_sync ${opts.name}`,
+  );
+  const uuids = status.streams.map((s) => s.dataset_uuid);
+  const rows = await stack.sql<{ task_id: string; payload: CryoIngestPayload }[]>`
+    SELECT task_id, payload FROM state.tasks
+     WHERE payload->>'dataset_uuid' = ANY(${stack.sql.array(uuids)})
+     ORDER BY payload->>'dataset_key', (payload->>'range_start')::bigint`;
+  return { status, ranges: rows.map((r) => ({ taskId: r.task_id, payload: r.payload })), org };
 }
