@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { eventually } from "../src/dispatcher/testkit.ts";
-import { getTask, listTaskEvents } from "../src/state/index.ts";
+import { connect, getTask, listTaskEvents } from "../src/state/index.ts";
 import {
   chainSync,
   enqueueRanges,
@@ -230,4 +230,32 @@ test("the primary (in-process) path writes no Parquet to local disk", async () =
     (p) => !before.has(p),
   );
   assert.deepEqual(created, []);
+});
+
+test("the worker runs with a database role limited to the queue tables (README boundary)", async () => {
+  const role = `worker_q_${Date.now().toString(36)}`;
+  await stack.sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'queue-only-pw'`);
+  await stack.sql.unsafe(`GRANT USAGE ON SCHEMA state TO ${role}`);
+  await stack.sql.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON state.queue_messages TO ${role}`);
+  await stack.sql.unsafe(`GRANT SELECT, INSERT ON state.queue_dead_letters TO ${role}`);
+  const url = new URL(stack.dbUrl);
+  url.username = role;
+  url.password = "queue-only-pw";
+  const limited = connect(url.toString(), { max: 1 });
+  try {
+    await assert.rejects(limited`SELECT 1 FROM state.tasks LIMIT 1`, /permission denied/);
+  } finally {
+    await limited.end();
+  }
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["blocks"],
+    from: 4_000,
+    to: 4_020,
+    size: 20,
+  });
+  await stack.worker({ queue: { databaseUrl: url.toString(), pollMs: 20 } }).start();
+  const [task] = await settled(stack.sql, [r!.taskId]);
+  assert.equal(task?.status, "completed");
+  assert.equal((await versionsOf(stack.sql, [r!])).length, 1);
+  await Promise.all(stack.workers.map((w) => w.stop({ deadlineMs: 5_000 })));
 });
