@@ -27,7 +27,7 @@ export interface DatasetOptions {
   innerRequestSize?: number;
   /** Blocks per fetch call handed to the RPC client (which batches them). Default 10. */
   fetchGroupSize?: number;
-  /** Blocks requested but not yet encoded, at most. Default 100. */
+  /** Blocks requested but not yet encoded, at most. Default 40 (~1 MB of JSON per mainnet block). */
   maxBlocksInFlight?: number;
 }
 
@@ -72,6 +72,6 @@ export function resolveOptions(o: DatasetOptions = {}): ResolvedOptions {
     statistics: o.statistics !== false,
     innerRequestSize: positiveInt("inner request size", o.innerRequestSize, 1, 100_000),
     fetchGroupSize: positiveInt("fetch group size", o.fetchGroupSize, 10, 10_000),
-    maxBlocksInFlight: positiveInt("max blocks in flight", o.maxBlocksInFlight, 100, 100_000),
+    maxBlocksInFlight: positiveInt("max blocks in flight", o.maxBlocksInFlight, 40, 100_000),
   };
 }

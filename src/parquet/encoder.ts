@@ -24,7 +24,7 @@ export interface ParquetWriteOptions {
 
 /** Fixed so output bytes never depend on the library build or the clock. */
 export const CREATED_BY = "trace (parquet-rs via parquet-wasm)";
-export const DEFAULT_ROW_GROUP_SIZE = 131_072;
+export const DEFAULT_ROW_GROUP_SIZE = 65_536;
 
 export function parseCompression(name: string): ParquetCompression {
   const n = name.toLowerCase();
