@@ -99,8 +99,6 @@ test("duplicate wake-ups for the same task run it once; malformed wake-ups are d
   for (let i = 0; i < 4; i++) await q.publish("task_wakeup", { task_id: r!.taskId });
   await q.publish("task_wakeup", { nonsense: true });
   await q.publish("task_wakeup", "not even an object");
-  const blockCalls = () => stack.devnet.stats().callsByMethod.eth_getBlockByNumber ?? 0;
-  const callsBefore = blockCalls();
   await stack.worker({ concurrency: 4, env: stallEnv }).start();
   const [task] = await settled(stack.sql, [r!.taskId, ...(stallTask ? [stallTask] : [])]);
   assert.equal(task?.status, "completed");
@@ -110,8 +108,6 @@ test("duplicate wake-ups for the same task run it once; malformed wake-ups are d
   assert.equal(events.filter((e) => e.event === "claimed").length, 1);
   const versions = await versionsOf(stack.sql, [r!]);
   assert.equal(versions.length, 1);
-  // 50 blocks fetched once (the other ranges of this file use other block numbers or pools).
-  assert.ok(blockCalls() - callsBefore >= 50);
   const { read } = await manifestAndListing(stack, versions[0]!);
   assert.equal(read.objects.length, 1);
   if (stallTask) {
