@@ -7,10 +7,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import fs, { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
@@ -22,6 +21,7 @@ import { collectBytes } from "../src/parquet/encoder.ts";
 import { testCompressors } from "../src/parquet/lz4-raw.ts";
 import { RpcClient } from "../src/rpc/index.ts";
 import { createArtifactSink, openObjectStore } from "../src/sink/index.ts";
+import { nonOpenWrites, recordLocalWrites } from "./support/local-writes.ts";
 import { testBucket } from "./support/s3.ts";
 
 const run = promisify(execFile);
@@ -345,23 +345,6 @@ test("a receipt for the wrong block that persists fails its chunk clearly; no fi
   }
 });
 
-function walkParquet(dir: string, depth = 3): string[] {
-  const found: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return found;
-  }
-  for (const e of entries) {
-    if (e.name === "node_modules" || e.name === ".git") continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory() && depth > 0) found.push(...walkParquet(p, depth - 1));
-    else if (/\.parquet|trace-tmp|_tmp$/.test(e.name)) found.push(p);
-  }
-  return found;
-}
-
 test("no local Parquet: an S3 extraction writes nothing to the local filesystem", async () => {
   const bucket = await testBucket("extract-nolocal");
   const rpc = new RpcClient({ urls: [devnet.url] });
@@ -370,62 +353,31 @@ test("no local Parquet: an S3 extraction writes nothing to the local filesystem"
     ...process.env,
     ...bucket.env,
   });
-  const before = new Set([...walkParquet(tmpdir()), ...walkParquet(process.cwd())]);
-
-  // Record every path-taking write API while the extraction runs.
-  const writes: string[] = [];
-  const patched: [object, string, unknown][] = [];
-  const wrap = (obj: Record<string, unknown>, key: string) => {
-    const orig = obj[key] as (...a: unknown[]) => unknown;
-    patched.push([obj, key, orig]);
-    obj[key] = function (this: unknown, ...a: unknown[]) {
-      writes.push(`${key}(${String(a[0])})`);
-      return orig.apply(this, a);
-    };
-  };
-  const fsAny = fs as unknown as Record<string, unknown>;
-  for (const k of [
-    "writeFile",
-    "writeFileSync",
-    "appendFile",
-    "appendFileSync",
-    "createWriteStream",
-    "open",
-    "openSync",
-    "rename",
-    "renameSync",
-    "mkdtemp",
-    "mkdtempSync",
-  ]) {
-    wrap(fsAny, k);
-  }
-  for (const k of ["writeFile", "appendFile", "open", "rename", "mkdtemp"]) {
-    wrap(fs.promises as unknown as Record<string, unknown>, k);
-  }
-  syncBuiltinESMExports();
   let result: Awaited<ReturnType<typeof extractRange>>;
+  let writes: string[];
+  let created: string[];
   try {
-    result = await extractRange({ rpc, dataset: "logs", chainId: 31337, range, sink });
-    await sink.writeManifest();
+    ({ result, writes, created } = await recordLocalWrites(async () => {
+      const r = await extractRange({ rpc, dataset: "logs", chainId: 31337, range, sink });
+      await sink.writeManifest();
+      return r;
+    }));
   } finally {
-    for (const [obj, key, orig] of patched) (obj as Record<string, unknown>)[key] = orig;
-    syncBuiltinESMExports();
     await rpc.close();
   }
   // Only reads of code/data files may open paths; any write-mode open of a path is a failure.
-  assert.deepEqual(
-    writes.filter((w) => !/^open(Sync)?\(/.test(w)),
-    [],
-  );
+  assert.deepEqual(nonOpenWrites(writes), []);
   assert.equal(result.files.length, 2);
   const objects = await store.list("");
   assert.ok(
     objects.some((o) => o.key.endsWith("network_31337__logs__00010000_to_00010999.parquet")),
   );
   assert.ok(objects.some((o) => o.key.endsWith("_manifest.json")));
-  const afterFiles = [...walkParquet(tmpdir()), ...walkParquet(process.cwd())].filter(
-    (p) => !before.has(p),
+  // No published file exists under the same name on local disk.
+  const published = new Set(objects.map((o) => basename(o.key)));
+  assert.deepEqual(
+    created.filter((p) => published.has(basename(p))),
+    [],
   );
-  assert.deepEqual(afterFiles, []);
   await store.close();
 });

@@ -4,10 +4,7 @@
  * lease stops the extraction without completing; shutdown aborts running tasks cleanly.
  */
 import assert from "node:assert/strict";
-import fs, { readdirSync } from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename } from "node:path";
 import { after, test } from "node:test";
 import { eventually } from "../src/dispatcher/testkit.ts";
 import { connect, getTask, listTaskEvents } from "../src/state/index.ts";
@@ -21,6 +18,7 @@ import {
   versionsOf,
 } from "../src/worker/testing/stack.ts";
 import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
+import { nonOpenWrites, recordLocalWrites } from "./support/local-writes.ts";
 
 const stack: Stack = await startStack({ label: "worker_rules" });
 const proxy = await startStallProxy(stack.devnet.url);
@@ -150,23 +148,6 @@ test("a cap violation fails the task fatally: nothing is published, the range sh
   await Promise.all(stack.workers.map((w) => w.stop({ deadlineMs: 5_000 })));
 });
 
-function walkParquet(dir: string, depth = 3): string[] {
-  let entries: fs.Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  const found: string[] = [];
-  for (const e of entries) {
-    if (e.name === "node_modules" || e.name === ".git") continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory() && depth > 0) found.push(...walkParquet(p, depth - 1));
-    else if (/\.parquet|trace-tmp|_tmp$/i.test(e.name)) found.push(p);
-  }
-  return found;
-}
-
 test("the primary (in-process) path writes no Parquet to local disk", async () => {
   const [r] = await enqueueRanges(stack.sql, {
     datasets: ["logs"],
@@ -175,57 +156,19 @@ test("the primary (in-process) path writes no Parquet to local disk", async () =
     size: 400,
   });
   const w = stack.worker({ extractOptions: { chunkSize: 100 } });
-  const before = new Set([...walkParquet(tmpdir()), ...walkParquet(process.cwd())]);
-  const writes: string[] = [];
-  const patched: [Record<string, unknown>, string, unknown][] = [];
-  const wrap = (obj: Record<string, unknown>, key: string) => {
-    const orig = obj[key] as (...a: unknown[]) => unknown;
-    patched.push([obj, key, orig]);
-    obj[key] = function (this: unknown, ...a: unknown[]) {
-      writes.push(`${key}(${String(a[0])})`);
-      return orig.apply(this, a);
-    };
-  };
-  const fsAny = fs as unknown as Record<string, unknown>;
-  for (const k of [
-    "writeFile",
-    "writeFileSync",
-    "appendFile",
-    "appendFileSync",
-    "createWriteStream",
-    "open",
-    "openSync",
-    "rename",
-    "renameSync",
-    "mkdtemp",
-    "mkdtempSync",
-    "mkdir",
-    "mkdirSync",
-  ])
-    wrap(fsAny, k);
-  for (const k of ["writeFile", "appendFile", "open", "rename", "mkdtemp", "mkdir"])
-    wrap(fs.promises as unknown as Record<string, unknown>, k);
-  syncBuiltinESMExports();
-  let result: Awaited<ReturnType<typeof w.runTask>>;
-  try {
-    result = await w.runTask(r!.taskId);
-  } finally {
-    for (const [obj, key, orig] of patched) obj[key] = orig;
-    syncBuiltinESMExports();
-  }
+  const { result, writes, created } = await recordLocalWrites(() => w.runTask(r!.taskId));
   assert.equal(result.kind === "completed" && result.outcome, "success");
   // Reads may open files (code, certificates); nothing may be written or created.
-  assert.deepEqual(
-    writes.filter((w) => !/^open(Sync)?\(/.test(w)),
-    [],
-  );
+  assert.deepEqual(nonOpenWrites(writes), []);
   const [v] = await versionsOf(stack.sql, [r!]);
   const { read } = await manifestAndListing(stack, v!);
   assert.equal(read.objects.length, 4);
-  const created = [...walkParquet(tmpdir()), ...walkParquet(process.cwd())].filter(
-    (p) => !before.has(p),
+  // No published file exists under the same name on local disk.
+  const published = new Set(read.objects.map((o) => basename(o.key)));
+  assert.deepEqual(
+    created.filter((p) => published.has(basename(p))),
+    [],
   );
-  assert.deepEqual(created, []);
 });
 
 test("the worker runs with a database role limited to the queue tables (README boundary)", async () => {

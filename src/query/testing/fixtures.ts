@@ -71,7 +71,7 @@ export async function publishFileDataset(
   const parts = opts.files ?? 1;
   const objects: Published["objects"] = [];
   const step = Math.ceil((end - start) / parts);
-  for (let s = start, n = 0; s < end; s += step, n++) {
+  for (let s = start, _n = 0; s < end; s += step, _n++) {
     const path = join(dir, `${dataset}_${s}_${Math.min(end, s + step)}.parquet`);
     await c.run(`COPY (${gen(s, Math.min(end, s + step))}) TO '${path}' (FORMAT parquet)`);
     const bytes = readFileSync(path);
