@@ -220,3 +220,71 @@ test("persistent garbage, disabled block receipts and log range limits", async (
     await bad.stop();
   }
 });
+
+test("trace_block and debug_traceBlockByNumber (callTracer) agree with the block and its receipts", async () => {
+  // Find a block with a failed transaction and a contract creation to cover both shapes.
+  let n = 1;
+  for (; n < 2_000; n++) {
+    const rs = dev.chain.receipts(n)!;
+    if (rs.some((r) => r.status === "0x0") && rs.some((r) => r.contractAddress)) break;
+  }
+  const block = dev.chain.block(n, true)!;
+  const receipts = dev.chain.receipts(n)!;
+  const flat = await rpcResult<Json[]>(dev.url, "trace_block", [toHex(n)]);
+  const tops = flat.filter((t) => t.traceAddress.length === 0);
+  assert.deepEqual(
+    tops.map((t) => t.transactionHash),
+    block.transactions.map((t: Json) => t.hash),
+  );
+  for (const t of flat) {
+    assert.equal(t.blockHash, block.hash);
+    assert.equal(t.blockNumber, n);
+    const r = receipts[t.transactionPosition]!;
+    assert.equal(r.transactionHash, t.transactionHash);
+    if (t.traceAddress.length === 0) {
+      // Children follow their parent, numbered 0..subtraces-1.
+      const kids = flat.filter(
+        (k) => k.transactionHash === t.transactionHash && k.traceAddress.length === 1,
+      );
+      assert.deepEqual(
+        kids.map((k) => k.traceAddress[0]),
+        [...Array(t.subtraces).keys()],
+      );
+      // Nested calls go to the other contracts that logged in this transaction.
+      const self = t.type === "create" ? r.contractAddress : t.action.to;
+      const emitters = new Set(
+        r.logs.map((l: Json) => l.address).filter((a: string) => a !== self),
+      );
+      assert.deepEqual(new Set(kids.map((k) => k.action.to)), emitters);
+      if (r.status === "0x0") assert.equal(t.error, "Reverted");
+      else if (t.type === "create") assert.equal(t.result.address, r.contractAddress);
+      else assert.ok(Number(t.result.gasUsed) <= Number(t.action.gas));
+    }
+  }
+  assert.ok(flat.some((t) => t.error === "Reverted"));
+  assert.ok(flat.some((t) => t.type === "create"));
+
+  const geth = await rpcResult<Json[]>(dev.url, "debug_traceBlockByNumber", [
+    toHex(n),
+    { tracer: "callTracer" },
+  ]);
+  assert.deepEqual(
+    geth.map((g) => g.txHash),
+    block.transactions.map((t: Json) => t.hash),
+  );
+  geth.forEach((g, i) => {
+    assert.equal(g.result.from, block.transactions[i].from);
+    assert.equal(g.result.type, block.transactions[i].to === null ? "CREATE" : "CALL");
+    assert.equal(g.result.error === "execution reverted", receipts[i]!.status === "0x0");
+    assert.equal(g.result.calls?.length ?? 0, tops[i]!.subtraces);
+  });
+  // Without the call tracer there is nothing honest to return.
+  const noTracer = await rpc(dev.url, "debug_traceBlockByNumber", [toHex(n), {}]);
+  assert.equal(noTracer.error?.code, -32602);
+  assert.match(noTracer.error?.message ?? "", /callTracer/);
+  assert.equal(await rpcResult(dev.url, "trace_block", ["0x7d0"]), null);
+});
+
+function toHex(n: number): string {
+  return `0x${n.toString(16)}`;
+}

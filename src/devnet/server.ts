@@ -4,7 +4,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ChainOptions, SyntheticChain } from "./chain.ts";
-import { JsonRpcError, type MethodHandler, RawJson, startJsonRpcServer } from "./jsonrpc-server.ts";
+import {
+  invalidParams,
+  JsonRpcError,
+  type MethodHandler,
+  RawJson,
+  startJsonRpcServer,
+} from "./jsonrpc-server.ts";
 import {
   isHash,
   parseBlockTag,
@@ -15,6 +21,7 @@ import {
   toQuantity,
 } from "./params.ts";
 import { hashString, Rng } from "./prng.ts";
+import { callTracerBlock, parityTraceBlock } from "./traces.ts";
 
 export type FaultKind =
   | "http429"
@@ -243,6 +250,25 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         to++;
       }
       return new RawJson(chain.logsBytes(from, to, f));
+    },
+    trace_block: (p, ctx) => {
+      const n = blockOf(p[0], "block");
+      if (n === null || !chain.has(n)) return null;
+      const m = pick(n, ctx);
+      return parityTraceBlock(chain.block(m, true)!, chain.receipts(m)!);
+    },
+    debug_traceBlockByNumber: (p, ctx) => {
+      const n = resolveTag(parseBlockTag(p[0], "block number"), chain.head);
+      const config = p[1] as { tracer?: unknown } | undefined;
+      // Only the call tracer is synthesised; the struct logger and other tracers would need an
+      // EVM. Say so instead of answering with something that looks like a trace.
+      if (config?.tracer !== "callTracer")
+        throw invalidParams(
+          `tracer ${JSON.stringify(config?.tracer ?? "structLogger")} is not supported by the devnet (use "callTracer")`,
+        );
+      if (!chain.has(n)) throw new JsonRpcError(-32000, `block #${n} not found`);
+      const m = pick(n, ctx);
+      return callTracerBlock(chain.block(m, true)!, chain.receipts(m)!);
     },
   };
   if (opts.disableBlockReceipts) delete table.eth_getBlockReceipts;
