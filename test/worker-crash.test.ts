@@ -107,7 +107,10 @@ test("a worker SIGKILLed mid-upload: lease expires, next start aborts its upload
     "attempt 2",
   );
   assert.equal(done.status, "completed", done.last_error_message ?? "");
-  assert.equal(done.attempt, 2);
+  // Attempt 2 or later: with a 1.5 s lease (short, so that attempt 1 expires quickly) a loaded
+  // machine can delay a heartbeat past the lease and cost one more attempt; what matters is that
+  // a later attempt completes exactly once.
+  assert.ok(done.attempt >= 2, `completed by attempt ${done.attempt}`);
   const events = await listTaskEvents(stack.sql, r!.taskId);
   assert.equal(events.filter((e) => e.event === "completed").length, 1);
 
