@@ -77,6 +77,24 @@ describe("apply", () => {
     }
   });
 
+  test("concurrent first applies of a new job create it once", async () => {
+    const yaml = fixedYaml({
+      name: "race",
+      chainId: 12,
+      to: 300,
+      streams: { blocks: { inflight: 2 }, logs: { inflight: 2 } },
+    });
+    const results = await Promise.all([1, 2, 3, 4].map(() => stack.admin.apply(yaml)));
+    assert.equal(new Set(results.map((r) => r.job_id)).size, 1);
+    assert.equal(results.filter((r) => r.created).length, 1, "exactly one apply created it");
+    for (const r of results.filter((x) => !x.created)) assert.equal(r.changed, false);
+    const [counts] = await stack.sql<{ jobs: number; streams: number; cursors: number }[]>`
+      SELECT (SELECT count(*)::int FROM state.chain_sync_jobs WHERE name = 'race') AS jobs,
+             (SELECT count(*)::int FROM state.chain_sync_streams WHERE job_id = ${results[0]!.job_id}) AS streams,
+             (SELECT count(*)::int FROM state.chain_sync_cursor WHERE job_id = ${results[0]!.job_id}) AS cursors`;
+    assert.deepEqual({ ...counts }, { jobs: 1, streams: 2, cursors: 2 });
+  });
+
   test("re-planning after a restart creates no duplicate ranges and continues from the cursor", async () => {
     const { job_id } = await stack.admin.apply(
       fixedYaml({ name: "restart", chainId: 11, to: 500, streams: { blocks: { inflight: 2 } } }),

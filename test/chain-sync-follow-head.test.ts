@@ -22,6 +22,7 @@ let rpc: RunningJsonRpcServer;
 const db = await testDatabase("chain_sync_follow");
 const loopDb = await testDatabase("chain_sync_follow_loops");
 let stack: Stack;
+const POOL_SECRET = "pool-api-key-0123456789";
 
 before(async () => {
   rpc = await startJsonRpcServer({
@@ -36,7 +37,11 @@ before(async () => {
       return undefined;
     },
   });
-  stack = await startStack(db.url, { rpcEnv: { TRACE_RPC_POOL_MAIN_URL: rpc.url } });
+  // The pool URL carries a key in its path, as hosted RPC URLs do: it must never be stored,
+  // reported or logged.
+  stack = await startStack(db.url, {
+    rpcEnv: { TRACE_RPC_POOL_MAIN_URL: `${rpc.url}/v2/${POOL_SECRET}` },
+  });
 });
 after(async () => {
   await stack.stop();
@@ -105,9 +110,15 @@ describe("follow_head", () => {
     node.down = true;
     await age(1300);
     assert.equal(await stack.dispatcher.observeHeadsOnce(), 0);
+    const [polled] = await stack.sql<{ last_error_kind: string; last_error_message: string }[]>`
+      SELECT last_error_kind, last_error_message FROM state.chain_sync_jobs WHERE job_id = ${job_id}`;
+    assert.equal(polled!.last_error_kind, "head_poll_failed");
+    assert.match(polled!.last_error_message, /node is syncing/);
+    assert.doesNotMatch(polled!.last_error_message, new RegExp(POOL_SECRET), "no pool key stored");
     assert.equal((await stack.dispatcher.planOnce()).scheduled, 0);
     assert.equal(await cursorOf(stack.sql, job_id, "blocks"), 146, "no planning on a stale head");
     const status = await stack.admin.status("tip");
+    assert.doesNotMatch(JSON.stringify(status), new RegExp(POOL_SECRET), "no pool key in status");
     s = status.streams[0]!;
     assert.deepEqual(
       [s.blocked, s.head_stale, s.target, s.observed_head],

@@ -188,8 +188,15 @@ describe("claim", () => {
     const { payload, claim } = await claimed();
     const [, body] = claim.capability_token.split(".");
     const claims = JSON.parse(Buffer.from(body!, "base64url").toString()) as CapabilityClaims;
+    const [head] = claim.capability_token.split(".");
+    const header = JSON.parse(Buffer.from(head!, "base64url").toString());
+    assert.deepEqual([header.alg, header.kid], ["HS256", CAP.kid]);
+    assert.equal(claims.iss, CAP.issuer);
     assert.equal(claims.aud, "trace.task");
     assert.equal(claims.sub, `task:${claim.task_id}`);
+    assert.equal(claims.task_id, claim.task_id);
+    assert.equal(claims.org_id, "00000000-0000-0000-0000-000000000001");
+    assert.ok(claims.exp > Math.floor(Date.now() / 1000), "not expired");
     assert.equal(claims.attempt, 1);
     assert.deepEqual(
       claims.datasets.map((d) => d.dataset_uuid),
@@ -429,6 +436,55 @@ describe("fencing", () => {
     }
     const afterAll = await snapshot(taskId);
     assert.deepEqual(afterAll, before);
+  });
+
+  test("completion refuses forged, expired, alg none and wrong-audience tokens; nothing changes", async () => {
+    const { taskId, payload, claim } = await claimed();
+    const before = await snapshot(taskId);
+    const now = Math.floor(Date.now() / 1000);
+    const success = { outcome: "success", datasets_published: [publicationFor(payload)] };
+    const tokens: [string, string][] = [
+      [
+        "forged (other secret)",
+        await mintCapabilityToken(
+          { ...CAP, secret: "another-secret-another-secret-another!!" },
+          claimsFor(claim),
+        ),
+      ],
+      ["expired", await mintCapabilityToken({ ...CAP, ttlSeconds: -3600 }, claimsFor(claim))],
+      [
+        "wrong audience",
+        await mintCapabilityToken({ ...CAP, audience: "trace.user" }, claimsFor(claim)),
+      ],
+      [
+        "wrong issuer",
+        await mintCapabilityToken({ ...CAP, issuer: "someone-else" }, claimsFor(claim)),
+      ],
+      [
+        "alg none",
+        raw(
+          {
+            ...claimsFor(claim),
+            iss: CAP.issuer,
+            aud: CAP.audience,
+            sub: `task:${taskId}`,
+            iat: now,
+            exp: now + 300,
+          },
+          { alg: "none", kid: CAP.kid, typ: "JWT" },
+        ),
+      ],
+      ["garbage", "not-a-jwt"],
+    ];
+    for (const [what, token] of tokens) {
+      const r = await api.complete(claim, success, token);
+      assert.deepEqual([r.status, r.body.error], [401, "invalid capability token"], what);
+    }
+    assert.deepEqual(await snapshot(taskId), before);
+    assert.equal(
+      (await listDatasetVersions(sql, { datasetUuids: [payload.dataset_uuid] })).length,
+      0,
+    );
   });
 
   test("a token signed with the next key is accepted during rotation (trace-rust §6.6 #37)", async () => {
