@@ -69,9 +69,77 @@ test("a fresh database gets every table and every named index; re-running is a n
       "data.query_audit_org_created_idx",
       "data.query_audit_task_created_idx",
       "data.query_audit_subject_created_idx",
+      // chain_sync (§9.12 named exactly these tables as the ones left without their indexes).
+      "state.chain_sync_jobs_pkey",
+      "state.chain_sync_jobs_org_name_key",
+      "state.chain_sync_jobs_enabled_idx",
+      "state.chain_sync_streams_pkey",
+      "state.chain_sync_streams_dataset_uuid_key",
+      "state.chain_sync_cursor_pkey",
+      "state.chain_sync_scheduled_ranges_pkey",
+      "state.chain_sync_scheduled_ranges_task_key",
+      "state.chain_sync_scheduled_ranges_status_idx",
+      "state.chain_sync_scheduled_ranges_completed_idx",
+      "state.chain_sync_scheduled_ranges_failed_idx",
+      "state.chain_head_observations_pkey",
     ]) {
       assert.ok(indexes.has(name), `missing index ${name}`);
     }
+
+    // The hot background and planner queries can be served by an index (with sequential scans
+    // disabled, a plan without an index scan would mean no usable index exists).
+    await sql.begin(async (tx) => {
+      await tx`SET LOCAL enable_seqscan = off`;
+      const probes: [string, string][] = [
+        [
+          "lease reaper",
+          "SELECT task_id FROM state.tasks WHERE status = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT 50",
+        ],
+        [
+          "retry scheduler",
+          "SELECT task_id FROM state.tasks WHERE status = 'queued' AND next_retry_at <= now() ORDER BY next_retry_at LIMIT 50",
+        ],
+        [
+          "outbox drain",
+          "SELECT outbox_id FROM state.outbox WHERE status = 'pending' AND available_at <= now() ORDER BY available_at, created_at LIMIT 50",
+        ],
+        [
+          "queue receive",
+          "SELECT message_id FROM state.queue_messages WHERE queue_name = 'q' AND available_at <= now() ORDER BY available_at, created_at LIMIT 10",
+        ],
+        [
+          "task events",
+          "SELECT * FROM state.task_events WHERE task_id = '00000000-0000-0000-0000-000000000001' ORDER BY at, event_id",
+        ],
+        [
+          "registry determinism key",
+          "SELECT * FROM state.dataset_versions WHERE dataset_uuid = '00000000-0000-0000-0000-000000000001' AND config_hash = 'x' AND range_start = 0 AND range_end = 1",
+        ],
+        [
+          "planner in-flight count",
+          "SELECT count(*) FROM state.chain_sync_scheduled_ranges WHERE job_id = '00000000-0000-0000-0000-000000000001' AND dataset_key = 'blocks' AND status = 'scheduled'",
+        ],
+        [
+          "range completion hook",
+          "SELECT * FROM state.chain_sync_scheduled_ranges WHERE task_id = '00000000-0000-0000-0000-000000000001'",
+        ],
+        [
+          "head observation",
+          "SELECT head_block FROM state.chain_head_observations WHERE org_id = '00000000-0000-0000-0000-000000000001' AND chain_id = 1 AND rpc_pool = 'main'",
+        ],
+      ];
+      for (const [what, query] of probes) {
+        // Fixed test queries, no input.
+        const plan = (await tx.unsafe<{ "QUERY PLAN": string }[]>(`EXPLAIN ${query}`))
+          .map((r) => r["QUERY PLAN"])
+          .join("\n");
+        assert.match(
+          plan,
+          /Index (Only )?Scan|Bitmap Index Scan/,
+          `${what} has no index:\n${plan}`,
+        );
+      }
+    });
   } finally {
     await sql.end();
   }
