@@ -345,6 +345,62 @@ test("a receipt for the wrong block that persists fails its chunk clearly; no fi
   }
 });
 
+interface CliSummary {
+  files: { key: string; rows: number; sha256: string }[];
+  skipped: string[];
+  failed: { name: string; blocks: [number, number]; error: { message: string; class: string } }[];
+}
+
+test("trace extract: a chunk that keeps failing exits 1 naming it; the other chunks are written; a rerun completes", async () => {
+  const dir = join(out, "cli-garbage");
+  const args = ["transactions", "--rpc", devnet.url, "--blocks", `${START}:${END}`, "-o", dir];
+  const bad = name("transactions", 11_000, 11_999);
+  devnet.setCorrupt({ receiptsBlockHashFor: [11_500] });
+  let first: Awaited<ReturnType<typeof cli>>;
+  try {
+    first = await cli([...args, "--json", "--max-retries", "2", "--initial-backoff", "1"]);
+  } finally {
+    devnet.setCorrupt(undefined);
+  }
+  assert.equal(first.code, 1, first.stderr);
+  assert.match(first.stderr, new RegExp(`chunk ${bad.replaceAll(".", "\\.")} failed`));
+  assert.match(first.stderr, /\[(retryable|fatal), rpc_invalid_response\]/);
+  const s1 = JSON.parse(first.stdout) as CliSummary;
+  assert.deepEqual(
+    s1.failed.map((f) => [f.name, f.blocks]),
+    [[bad, [11_000, 11_999]]],
+  );
+  assert.match(s1.failed[0]!.error.message, /11500|blockHash/i);
+  const good = [name("transactions", 10_000, 10_999), name("transactions", 12_000, 12_499)];
+  assert.deepEqual(s1.files.map((f) => f.key).sort(), good);
+  // Nothing for the failed chunk at the destination, not even a temp file.
+  assert.deepEqual(readdirSync(dir).sort(), good);
+
+  // A rerun (cryo without --overwrite) skips what exists and writes only the missing chunk.
+  const second = await cli([...args, "--json"]);
+  assert.equal(second.code, 0, second.stderr);
+  const s2 = JSON.parse(second.stdout) as CliSummary;
+  assert.deepEqual(s2.skipped.sort(), good);
+  assert.deepEqual(
+    s2.files.map((f) => f.key),
+    [bad],
+  );
+  assert.deepEqual(s2.failed, []);
+
+  // --overwrite rewrites every file; the bytes are the same (deterministic output).
+  const third = await cli([...args, "--json", "--overwrite"]);
+  assert.equal(third.code, 0, third.stderr);
+  const s3 = JSON.parse(third.stdout) as CliSummary;
+  assert.deepEqual(s3.skipped, []);
+  const sha = (s: CliSummary) => new Map(s.files.map((f) => [f.key, f.sha256]));
+  const before = new Map([...sha(s1), ...sha(s2)]);
+  assert.deepEqual([...sha(s3).entries()].sort(), [...before.entries()].sort());
+  for (const f of s3.files) {
+    const bytes = readFileSync(join(dir, f.key));
+    assert.equal(createHash("sha256").update(bytes).digest("hex"), f.sha256);
+  }
+});
+
 test("no local Parquet: an S3 extraction writes nothing to the local filesystem", async () => {
   const bucket = await testBucket("extract-nolocal");
   const rpc = new RpcClient({ urls: [devnet.url] });

@@ -4,13 +4,14 @@ import { DATASETS, getDataset, selectColumns } from "../datasets/index.ts";
 import {
   type ExtractedFile,
   type ExtractProgress,
+  type FailedChunk,
   PARQUET_CONTENT_TYPE,
   runExtraction,
 } from "../extract/index.ts";
 import { type DatasetOptions, resolveOptions } from "../extract/options.ts";
 import { RpcClient } from "../rpc/index.ts";
 import { openObjectStore } from "../sink/index.ts";
-import { parseBlockRange, parsePositive, UsageError } from "./usage.ts";
+import { parseBlockRange, parseCount, parsePositive, UsageError } from "./usage.ts";
 
 interface ExtractFlags {
   rpc: string[];
@@ -31,6 +32,8 @@ interface ExtractFlags {
   batchSize?: number;
   maxConcurrentRequests?: number;
   requestsPerSecond?: number;
+  maxRetries?: number;
+  initialBackoff?: number;
 }
 
 /** `trace extract <dataset>...`: cryo-compatible extraction into a folder or bucket. */
@@ -77,6 +80,12 @@ export function registerExtract(program: Command): void {
     .option("--batch-size <n>", "JSON-RPC calls per batch request", parsePositive)
     .option("--max-concurrent-requests <n>", "concurrent HTTP requests (default 50)", parsePositive)
     .option("--requests-per-second <n>", "rate limit", parsePositive)
+    .option("--max-retries <n>", "retries of a failed RPC request (default 7)", parseCount)
+    .option(
+      "--initial-backoff <ms>",
+      "first retry delay, doubled each retry (default 250)",
+      parsePositive,
+    )
     .action(async (datasets: string[], flags: ExtractFlags) => {
       process.exitCode = await runExtractCommand(datasets, flags);
     });
@@ -117,10 +126,16 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
         batchSize: flags.batchSize,
         maxConcurrentRequests: flags.maxConcurrentRequests,
         requestsPerSecond: flags.requestsPerSecond,
+        maxAttempts: flags.maxRetries === undefined ? undefined : flags.maxRetries + 1,
+        backoff:
+          flags.initialBackoff === undefined
+            ? undefined
+            : { baseMs: flags.initialBackoff, maxMs: Math.max(10_000, flags.initialBackoff) },
       }),
   );
   const files: ExtractedFile[] = [];
   const skipped: string[] = [];
+  const failed: FailedChunk[] = [];
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
   try {
     const chainId = await rpc.chainId();
@@ -147,18 +162,35 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
         exists: flags.overwrite
           ? undefined
           : async (name) => (await store.head(name)) !== undefined,
+        // Like cryo: a failed chunk does not stop the others; it is reported and exits 1.
+        continueAfterChunkFailure: true,
       });
       files.push(...result.files);
       skipped.push(...result.skipped);
+      for (const f of result.failed) {
+        failed.push(f);
+        progress?.clear();
+        process.stderr.write(
+          `error: ${describeError(f.error)} [${classify(f.error)}, ${errorCategory(f.error)}]\n`,
+        );
+      }
     }
     progress?.clear();
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary(files, skipped), null, 2)}\n`);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(summary(files, skipped, failed), null, 2)}\n`);
+    }
+    if (failed.length > 0) {
+      process.stderr.write(
+        `${failed.length} chunk(s) failed, ${files.length} written, ${skipped.length} skipped\n`,
+      );
+      return 1;
+    }
     return 0;
   } catch (err) {
     progress?.clear();
     if (flags.json) {
       process.stdout.write(
-        `${JSON.stringify({ ...summary(files, skipped), error: errorJson(err) }, null, 2)}\n`,
+        `${JSON.stringify({ ...summary(files, skipped, failed), error: errorJson(err) }, null, 2)}\n`,
       );
     }
     process.stderr.write(
@@ -171,10 +203,11 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   }
 }
 
-function summary(files: ExtractedFile[], skipped: string[]) {
+function summary(files: ExtractedFile[], skipped: string[], failed: FailedChunk[]) {
   return {
     files: files.map((f) => ({ key: f.key, rows: f.rows, bytes: f.size, sha256: f.sha256 })),
     skipped,
+    failed: failed.map((f) => ({ name: f.name, blocks: f.blocks, error: errorJson(f.error) })),
   };
 }
 

@@ -61,11 +61,26 @@ export interface ExtractionJob {
   write(name: string, body: AsyncIterable<Uint8Array>): Promise<PutResult>;
   /** When given and true for a chunk's file name, the chunk is skipped (cryo without --overwrite). */
   exists?(name: string): Promise<boolean>;
+  /**
+   * Like cryo: a failed chunk is recorded in `failed` and the remaining chunks are still
+   * extracted (an abort still stops everything). Default false: the first failure throws, which
+   * is what a caller publishing one all-or-nothing version wants.
+   */
+  continueAfterChunkFailure?: boolean;
+}
+
+export interface FailedChunk {
+  name: string;
+  blocks: [number, number];
+  /** The classified chunk error (see chunkError). */
+  error: RetryableError | FatalError;
 }
 
 export interface ExtractionResult {
   files: ExtractedFile[];
   skipped: string[];
+  /** Only non-empty with `continueAfterChunkFailure`. */
+  failed: FailedChunk[];
 }
 
 /** A chunk failure: keeps the cause's class and category, names the chunk. */
@@ -133,21 +148,30 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     def.name === "logs"
       ? Math.max(opts.fetchGroupSize, opts.innerRequestSize)
       : opts.fetchGroupSize;
-  const units = prefetchUnits(def, job.rpc, todo, needs, {
-    groupSize,
-    maxBlocksInFlight: Math.max(opts.maxBlocksInFlight, groupSize),
-    signal,
-  });
+  // One prefetch stream runs ahead across chunks. A failed chunk leaves it somewhere inside that
+  // chunk (or broken), so continuing restarts it at the next chunk.
+  const prefetchFrom = (index: number) =>
+    prefetchUnits(def, job.rpc, todo.slice(index), needs, {
+      groupSize,
+      maxBlocksInFlight: Math.max(opts.maxBlocksInFlight, groupSize),
+      signal,
+    });
+  let units = prefetchFrom(0);
   const ctx = { chainId: job.chainId };
   const files: ExtractedFile[] = [];
+  const failed: FailedChunk[] = [];
   try {
-    for (const chunk of todo) {
+    for (let index = 0; index < todo.length; index++) {
+      const chunk = todo[index] as PlannedChunk;
+      const chunkBlocks = chunk.end - chunk.start + 1;
       let failure: { error: unknown } | undefined;
       let rows = 0;
+      let chunkBlocksDone = 0;
+      const source = units;
       async function* batches() {
         try {
           for (let b = chunk.start; b <= chunk.end; b++) {
-            const next = await units.next();
+            const next = await source.next();
             if (next.done)
               throw new FatalError(`fetch ended before block ${b}`, { category: "internal" });
             for (const row of def.rows(next.value)) {
@@ -155,6 +179,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
               rows++;
             }
             blocksDone++;
+            chunkBlocksDone++;
             if (layout.rows >= BATCH_ROWS || layout.byteSize >= BATCH_BYTES)
               yield layout.takeBatch();
             job.onProgress?.({ dataset: def.name, blocksDone, blocksTotal, rows: rowsDone + rows });
@@ -162,8 +187,6 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
           if (layout.rows > 0) yield layout.takeBatch();
         } catch (error) {
           failure = { error };
-          // Drop half-built rows so the layout starts clean if the caller reuses nothing else.
-          if (layout.rows > 0) layout.takeBatch();
           throw error;
         }
       }
@@ -172,14 +195,26 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
         rowGroupSize: opts.rowGroupSize,
         statistics: opts.statistics,
       });
-      let put: PutResult;
+      let error: RetryableError | FatalError | undefined;
+      let put: PutResult | undefined;
       try {
         put = await job.write(chunk.name, body);
-      } catch (error) {
-        throw chunkError(chunk.name, failure ? failure.error : error);
+        if (failure) error = chunkError(chunk.name, failure.error);
+      } catch (writeError) {
+        error = chunkError(chunk.name, failure ? failure.error : writeError);
       }
-      if (failure) throw chunkError(chunk.name, failure.error);
       if (signal?.aborted) throw chunkError(chunk.name, abortError(signal));
+      if (error || !put) {
+        const chunkFailure = error ?? chunkError(chunk.name, new Error("no write result"));
+        if (!job.continueAfterChunkFailure) throw chunkFailure;
+        failed.push({ name: chunk.name, blocks: [chunk.start, chunk.end], error: chunkFailure });
+        // Drop half-built rows, count the chunk's blocks as done, and restart fetching after it.
+        if (layout.rows > 0) layout.takeBatch();
+        blocksDone += chunkBlocks - chunkBlocksDone;
+        await units.return(undefined);
+        units = prefetchFrom(index + 1);
+        continue;
+      }
       rowsDone += rows;
       const file: ExtractedFile = {
         name: chunk.name,
@@ -195,5 +230,5 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   } finally {
     await units.return(undefined);
   }
-  return { files, skipped };
+  return { files, skipped, failed };
 }

@@ -1,4 +1,10 @@
-export type { ExtractedFile, ExtractionJob, ExtractionResult, ExtractProgress } from "./engine.ts";
+export type {
+  ExtractedFile,
+  ExtractionJob,
+  ExtractionResult,
+  ExtractProgress,
+  FailedChunk,
+} from "./engine.ts";
 export { PARQUET_CONTENT_TYPE, planChunks, runExtraction } from "./engine.ts";
 export type { ExtractRangeArgs, ExtractRangeResult } from "./extract-range.ts";
 export { extractRange } from "./extract-range.ts";
