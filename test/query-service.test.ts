@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -185,6 +185,42 @@ test("a single granted dataset is also visible as `dataset`; ungranted ones are 
     grant("blocks", { dataset_version: pub.blocks?.[1]?.datasetVersion as string }),
   ]);
   assert.deepEqual(pinned.body.rows, [[50, 99]]);
+});
+
+test("a locked database is reused only for the same org and the same verified files", async () => {
+  const idle = svc.context.idle;
+  assert.ok(idle, "reuse is on by default");
+  const p = pub.transactions?.[1] as Published;
+  const only = [grant("transactions", { dataset_version: p.datasetVersion })];
+  const count = "SELECT count(*) FROM dataset";
+  assert.deepEqual((await userQuery(count, only)).body.rows, [[150]]);
+  // The database is parked once the response is out; the same request then reuses it.
+  for (let i = 0; i < 200 && idle.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const reused = idle.stats.reused;
+  assert.deepEqual((await userQuery(count, only)).body.rows, [[150]]);
+  assert.equal(idle.stats.reused, reused + 1);
+
+  // Another org with the same grants gets its own database.
+  const otherOrg = await mintUserToken(usr, "user:bob", {
+    org_id: "00000000-0000-0000-0000-0000000000b0",
+    datasets: only,
+    s3: { read_prefixes: [], write_prefixes: [] },
+  });
+  const bob = await post("/v1/query", { sql: count }, { authorization: `Bearer ${otherOrg}` });
+  assert.deepEqual(bob.body.rows, [[150]]);
+  assert.equal(idle.stats.reused, reused + 1);
+
+  // The files are verified on every request: one changed in place is refused even though a
+  // database over it is parked.
+  const file = p.objects[0]?.path as string;
+  const original = readFileSync(file);
+  try {
+    writeFileSync(file, Buffer.concat([original, Buffer.from("x")]));
+    assert.equal((await userQuery(count, only)).status, 422);
+  } finally {
+    writeFileSync(file, original);
+  }
+  assert.deepEqual((await userQuery(count, only)).body.rows, [[150]]);
 });
 
 test("token failures and unpublished data are refused and never audited as success", async () => {

@@ -201,10 +201,14 @@ export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): 
           if (loc.scheme === "file") local.push({ path: `/${o.key}`, size: o.size });
           else remote.push({ sha256: o.sha256, size: o.size, key });
         }
-        // Checked concurrently (3 syscalls each); every one must pass, order is kept.
-        files.push(
-          ...(await Promise.all(local.map((f) => checkLocalFile(f.path, ref.prefix, f.size)))),
-        );
+        if (local.length > 0) {
+          // The version dir is resolved once; the files are checked concurrently (2 syscalls
+          // each); every one must pass, order is kept.
+          const realDir = await realVersionDir(ref.prefix);
+          files.push(
+            ...(await Promise.all(local.map((f) => checkLocalFile(f.path, realDir, f.size)))),
+          );
+        }
       }
       if (remote.length > 0) {
         const got = await deps.cache.acquire(
@@ -228,13 +232,21 @@ export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): 
   };
 }
 
-/** A file scanned in place must be a regular file, inside its version dir, of the declared size. */
-async function checkLocalFile(path: string, versionDir: string, size: number): Promise<string> {
+/** The version directory with symlinks resolved, ending in "/". */
+async function realVersionDir(versionDir: string): Promise<string> {
   try {
-    const st = await lstat(path);
-    const real = await realpath(path);
     const realDir = await realpath(versionDir);
-    if (!st.isFile() || !real.startsWith(realDir.endsWith("/") ? realDir : `${realDir}/`))
+    return realDir.endsWith("/") ? realDir : `${realDir}/`;
+  } catch (err) {
+    throw refuse.objectInvalid(err);
+  }
+}
+
+/** A file scanned in place must be a regular file, inside its version dir, of the declared size. */
+async function checkLocalFile(path: string, realDir: string, size: number): Promise<string> {
+  try {
+    const [st, real] = await Promise.all([lstat(path), realpath(path)]);
+    if (!st.isFile() || !real.startsWith(realDir))
       throw new Error("not a regular file inside the version directory");
     if (st.size !== size) throw new Error("size differs from manifest");
     return real;

@@ -20,6 +20,7 @@ import { writeAudit } from "./audit.ts";
 import { ObjectCache } from "./cache.ts";
 import { QueryBusyError, QueryError, refuse } from "./errors.ts";
 import { checkSql } from "./gate.ts";
+import { IdleDatabases } from "./idle.ts";
 import { Limiter } from "./limiter.ts";
 import { DatabasePool } from "./pool.ts";
 import { openLockedQuery, type SessionResult } from "./session.ts";
@@ -45,6 +46,14 @@ export interface QueryLimits {
    * and destroyed after it). Default maxConcurrent, at most 4; 0 creates each on demand.
    */
   warmDatabases?: number;
+  /**
+   * Locked databases kept after a clean query for the next request of the same org over exactly
+   * the same verified files (see idle.ts). Default min(maxConcurrent, 4); 0 turns reuse off.
+   * Each holds up to memoryLimit of cached pages while idle.
+   */
+  idleDatabases?: number;
+  /** An idle database unused this long is destroyed. Default 60 s. */
+  idleDatabaseMs?: number;
 }
 
 export interface QueryServiceOptions {
@@ -95,6 +104,8 @@ export interface QueryContext {
   tempRoot: string;
   /** Pre-created, never-used databases; optional (without it each is created on demand). */
   pool?: DatabasePool;
+  /** Locked databases parked for reuse by identical requests; optional. */
+  idle?: IdleDatabases;
 }
 
 export const DEFAULT_LIMIT = 1000;
@@ -153,6 +164,7 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
         threads: ctx.limits.threads,
         tempRoot: ctx.tempRoot,
         ...(ctx.pool ? { pool: ctx.pool } : {}),
+        ...(ctx.idle ? { reuse: { idle: ctx.idle, scope: req.principal.orgId } } : {}),
       });
       const unpin = cleanup;
       cleanup = async () => {
@@ -257,6 +269,8 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     maxManifestBytes: l.maxManifestBytes ?? 4 * 1024 * 1024,
     maxManifestObjects: l.maxManifestObjects ?? 10_000,
     warmDatabases: l.warmDatabases ?? Math.min(l.maxConcurrent, 4),
+    idleDatabases: l.idleDatabases ?? Math.min(l.maxConcurrent, 4),
+    idleDatabaseMs: l.idleDatabaseMs ?? 60_000,
   };
   const tempRoot = join(tmpdir(), "trace-query");
   await mkdir(tempRoot, { recursive: true, mode: 0o700 });
@@ -275,6 +289,9 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
       { threads: limits.threads, memoryLimit: limits.memoryLimit, tempRoot },
       limits.warmDatabases,
     ),
+    ...(limits.idleDatabases > 0
+      ? { idle: new IdleDatabases(limits.idleDatabases, limits.idleDatabaseMs) }
+      : {}),
   };
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 256 * 1024 });
@@ -353,6 +370,7 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     async close() {
       await app.close();
       await context.pool?.close();
+      await context.idle?.close();
       if (ownSql) await sql.end({ timeout: 5 });
       if (typeof opts.objectStore === "string") await store?.close();
     },

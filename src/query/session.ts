@@ -1,5 +1,6 @@
 import { type DuckDBConnection, type DuckDBType, StatementType } from "@duckdb/node-api";
 import { QueryError, refuse } from "./errors.ts";
+import { type IdleDatabases, reuseKey } from "./idle.ts";
 import {
   createFreshDatabase,
   type DatabasePool,
@@ -45,6 +46,11 @@ export interface SessionOptions {
    * settings differ from these) the database is created on the spot.
    */
   pool?: DatabasePool;
+  /**
+   * Reuse of locked databases (see idle.ts): a database parked under the same scope, settings
+   * and views is used instead of a fresh one, and this one is parked after a clean run.
+   */
+  reuse?: { idle: IdleDatabases; scope: string };
 }
 
 export interface SessionResult {
@@ -143,9 +149,23 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
   let db: FreshDatabase | undefined;
   let conn: DuckDBConnection | undefined;
   let disposed = false;
+  const key = opts.reuse ? reuseKey(opts.reuse.scope, settings, opts.views, opts.alias) : undefined;
+  /** Set only once the query has run to its end without error, timeout or interrupt. */
+  let clean = false;
   const dispose = async () => {
     if (disposed || !db) return;
     disposed = true;
+    if (clean && opts.reuse && key !== undefined) {
+      try {
+        conn?.closeSync();
+        opts.reuse.idle.park(key, db);
+        return;
+      } catch {
+        // Could not close the connection: do not keep this database.
+      } finally {
+        opts.pool?.refill();
+      }
+    }
     try {
       await destroyDatabase(db, conn);
     } finally {
@@ -156,12 +176,19 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
   let timedOut = false;
   try {
     try {
-      db =
-        opts.pool && sameSettings(opts.pool.settings, settings)
-          ? await opts.pool.take()
-          : await createFreshDatabase(settings);
-      conn = await db.instance.connect();
-      await configureAndLock(conn, opts.views, opts.alias, db.spillDir);
+      // A parked database was locked for exactly these views by an earlier request (its
+      // settings were read back then and cannot have changed since: lock_configuration).
+      db = key !== undefined ? opts.reuse?.idle.take(key) : undefined;
+      if (db) {
+        conn = await db.instance.connect();
+      } else {
+        db =
+          opts.pool && sameSettings(opts.pool.settings, settings)
+            ? await opts.pool.take()
+            : await createFreshDatabase(settings);
+        conn = await db.instance.connect();
+        await configureAndLock(conn, opts.views, opts.alias, db.spillDir);
+      }
     } catch (err) {
       throw refuse.hardening(err);
     }
@@ -207,6 +234,7 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
         if (timedOut) break;
       }
       if (timedOut) throw refuse.timeout();
+      clean = true;
       return {
         result: {
           columns,
