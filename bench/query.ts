@@ -9,7 +9,8 @@
  * database, pool refill) is allowed to finish, and so is it before each bare query, so neither
  * side is timed while the other's leftovers compete for the 2 cores. A second table shows the
  * service back to back (closed loop, no pause), where that background work lands on the next
- * request.
+ * request. A third column runs the same requests through a second service with database reuse
+ * off (`idleDatabases: 0`: a fresh database set up for every request), same run.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,6 +66,15 @@ try {
     limits,
   });
   const base = await svc.app.listen({ host: "127.0.0.1", port: 0 });
+  const svcFresh = await createQueryService({
+    sql,
+    capability: { ...usr, issuer: "x", audience: "trace.task", kid: "dev" },
+    user: usr,
+    objectStore: `file://${root}`,
+    cacheDir: join(root, ".cache-fresh"),
+    limits: { ...limits, idleDatabases: 0 },
+  });
+  const baseFresh = await svcFresh.app.listen({ host: "127.0.0.1", port: 0 });
   const token = await mintUserToken(usr, "user:bench", {
     org_id: ORG,
     datasets: [{ dataset_uuid: pub.datasetUuid }],
@@ -97,13 +107,15 @@ try {
   ];
   /** Waits until the previous request's teardown and the pool refill are done. */
   const settle = async () => {
-    for (let i = 0; i < 200 && svc.context.limiter.active > 0; i++)
-      await new Promise((r) => setTimeout(r, 1));
-    await svc.context.pool?.settled();
+    for (const s of [svc, svcFresh]) {
+      for (let i = 0; i < 200 && s.context.limiter.active > 0; i++)
+        await new Promise((r) => setTimeout(r, 1));
+      await s.context.pool?.settled();
+    }
     await new Promise((r) => setTimeout(r, 2));
   };
-  const viaHttp = async (name: string, q: string) => {
-    const res = await fetch(`${base}/v1/query`, {
+  const viaHttp = async (name: string, q: string, url = base) => {
+    const res = await fetch(`${url}/v1/query`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify({ sql: q, limit: 10_000 }),
@@ -111,15 +123,26 @@ try {
     const body = await res.text();
     if (res.status !== 200) throw new Error(`${name}: ${res.status} ${body}`);
   };
-  const results: { name: string; service: number; bare: number; backToBack: number }[] = [];
+  const results: {
+    name: string;
+    service: number;
+    bare: number;
+    backToBack: number;
+    fresh: number;
+  }[] = [];
   for (const [name, q] of queries) {
     const svcTimes: number[] = [];
     const bareTimes: number[] = [];
+    const freshTimes: number[] = [];
     for (let i = 0; i < REPS; i++) {
       await settle();
       let s = performance.now();
       await viaHttp(name, q);
       svcTimes.push(performance.now() - s);
+      await settle();
+      s = performance.now();
+      await viaHttp(name, q, baseFresh);
+      freshTimes.push(performance.now() - s);
       await settle();
       s = performance.now();
       const r = await bc.runAndReadAll(q);
@@ -138,22 +161,30 @@ try {
       service: median(svcTimes),
       bare: median(bareTimes),
       backToBack: median(loop),
+      fresh: median(freshTimes),
     });
   }
   const pool = svc.context.pool;
   console.log(
-    `\nlatency over ${blocks * LOGS_PER_BLOCK} logs, median of ${REPS} (ms); databases from the pool: ${pool?.stats.pooled ?? 0}, created on demand: ${pool?.stats.onDemand ?? "all"}`,
+    `\nlatency over ${blocks * LOGS_PER_BLOCK} logs, median of ${REPS} (ms); service: databases from the pool ${pool?.stats.pooled ?? 0}, created on demand ${pool?.stats.onDemand ?? "all"}, reused ${svc.context.idle?.stats.reused ?? 0}`,
   );
-  console.log("| query | service (HTTP) | bare DuckDB | ratio | service back to back | ratio |");
-  console.log("|---|---|---|---|---|---|");
-  for (const r of results)
-    console.log(
-      `| ${r.name} | ${r.service.toFixed(1)} | ${r.bare.toFixed(1)} | ${(r.service / r.bare).toFixed(2)}× | ${r.backToBack.toFixed(1)} | ${(r.backToBack / r.bare).toFixed(2)}× |`,
-    );
-  const sum = (k: "service" | "bare" | "backToBack") => results.reduce((a, r) => a + r[k], 0);
   console.log(
-    `| all (sum) | ${sum("service").toFixed(1)} | ${sum("bare").toFixed(1)} | ${(sum("service") / sum("bare")).toFixed(2)}× | ${sum("backToBack").toFixed(1)} | ${(sum("backToBack") / sum("bare")).toFixed(2)}× |`,
+    "| query | service (HTTP) | bare DuckDB | ratio | service back to back | ratio | service, no reuse | ratio |",
   );
+  console.log("|---|---|---|---|---|---|---|---|");
+  const row = (name: string, r: Omit<(typeof results)[number], "name">) =>
+    console.log(
+      `| ${name} | ${r.service.toFixed(1)} | ${r.bare.toFixed(1)} | ${(r.service / r.bare).toFixed(2)}× | ${r.backToBack.toFixed(1)} | ${(r.backToBack / r.bare).toFixed(2)}× | ${r.fresh.toFixed(1)} | ${(r.fresh / r.bare).toFixed(2)}× |`,
+    );
+  for (const r of results) row(r.name, r);
+  const sum = (k: "service" | "bare" | "backToBack" | "fresh") =>
+    results.reduce((a, r) => a + r[k], 0);
+  row("all (sum)", {
+    service: sum("service"),
+    bare: sum("bare"),
+    backToBack: sum("backToBack"),
+    fresh: sum("fresh"),
+  });
 
   // S3: the same dataset shape uploaded to the S3 test server; cold (cache miss) vs warm.
   const client = s3ClientFor(s3.endpoint);
@@ -206,6 +237,7 @@ try {
   await s3svc.close();
   await store.close();
   await svc.close();
+  await svcFresh.close();
   bc.closeSync();
   bare.closeSync();
   await sql.end({ timeout: 5 });
