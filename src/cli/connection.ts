@@ -29,10 +29,12 @@ export function connectionError(err: unknown, service: string, hint: string): Er
         cause: err,
       });
   }
-  if (err instanceof TypeError && /fetch failed|invalid url/i.test(err.message))
-    return new FatalError(`cannot reach ${service}: ${err.message} (${hint})`, {
+  if (err instanceof TypeError && /fetch failed|invalid url/i.test(err.message)) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return new FatalError(`cannot reach ${service}: ${err.message}${cause} (${hint})`, {
       category: "unreachable",
       cause: err,
     });
+  }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,13 +1,23 @@
 import { realpathSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerAdminCommands } from "./admin.ts";
+import { registerDevnet } from "./devnet.ts";
 import { registerExtract } from "./extract.ts";
+import { registerQuery } from "./query.ts";
+import { registerStatus } from "./status.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
 
 /**
  * The `trace` command. This file is only a registry: each subcommand lives in its own module
  * exporting `register(program)`; add yours to COMMANDS.
  */
-const COMMANDS: ((program: Command) => void)[] = [registerExtract];
+const COMMANDS: ((program: Command) => void)[] = [
+  registerExtract,
+  registerAdminCommands,
+  registerStatus,
+  registerQuery,
+  registerDevnet,
+];
 
 export function buildProgram(): Command {
   const program = new Command("trace")
