@@ -13,6 +13,8 @@ import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { encodeTransaction } from "../src/datasets/rlp.ts";
+import { keccak256 } from "../src/datasets/testing/keccak.ts";
 import { testCompressors } from "../src/parquet/lz4-raw.ts";
 import {
   RECORDINGS_PATH,
@@ -296,4 +298,46 @@ test("the transactions file has cryo's exact Parquet schema (tx_45000.parquet)",
   const cryo = schemaOf(CRYO_TX);
   assert.equal(ours.columns.length, 21);
   assert.deepEqual(ours, cryo);
+});
+
+test("n_rlp_bytes: each transaction's EIP-2718 length; its keccak256 is the transaction hash", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "trace-extract-rlp-"));
+  try {
+    await run(
+      process.execPath,
+      [
+        join(root, "bin", "trace.js"),
+        "extract",
+        "transactions",
+        "--rpc",
+        srv.url,
+        "--blocks",
+        "18000000:18000001",
+        "--output",
+        dir,
+        "--columns",
+        "transaction_hash",
+        "n_rlp_bytes",
+        "--hex",
+      ],
+      { cwd: root },
+    );
+    const bytes = readFileSync(join(dir, "ethereum__transactions__18000000_to_18000000.parquet"));
+    const rows = await parquetReadObjects({
+      file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
+      compressors: testCompressors,
+    });
+    assert.equal(rows.length, 94);
+    const recorded = block.transactions as Json[];
+    for (const [i, row] of rows.entries()) {
+      const tx = recorded[i]!;
+      assert.equal(row.transaction_hash, tx.hash);
+      // The encoding is checked against the chain (its hash), its length against the column.
+      const encoded = encodeTransaction(tx)!;
+      assert.equal(keccak256(encoded), tx.hash, `transaction ${i}`);
+      assert.equal(row.n_rlp_bytes, encoded.length, `transaction ${i}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -56,8 +56,20 @@ test("cryo column selection: defaults, --columns, include/exclude, all; file ord
     /--exclude-columns: unknown column "nope"/,
   );
   const txs = getDataset("transactions");
-  assert.ok(!selectColumns(txs, { columns: ["all"] }).includes("n_rlp_bytes"));
-  assert.throws(() => selectColumns(txs, { includeColumns: ["n_rlp_bytes"] }), /not supported yet/);
+  // cryo's optional columns, in struct order between n_input_nonzero_bytes and chain_id.
+  assert.deepEqual(selectColumns(txs, { columns: ["all"] }).slice(-7), [
+    "n_rlp_bytes",
+    "block_hash",
+    "timestamp",
+    "r",
+    "s",
+    "v",
+    "chain_id",
+  ]);
+  assert.deepEqual(selectColumns(txs, { columns: ["n_rlp_bytes", "transaction_hash"] }), [
+    "transaction_hash",
+    "n_rlp_bytes",
+  ]);
 });
 
 test("--u256-types: aliases, fixed output order, decimal128 refused", () => {

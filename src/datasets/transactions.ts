@@ -1,4 +1,5 @@
 import { FatalError } from "../core/errors.ts";
+import { transactionRlpLength } from "./rlp.ts";
 import type {
   BlockRpc,
   ColumnSpec,
@@ -91,8 +92,8 @@ const columns: ColumnSpec<TxRow>[] = [
       return total - zero;
     },
   },
-  // Needs RLP re-encoding of every transaction type; not built by this engine yet.
-  { name: "n_rlp_bytes", kind: "u32", get: () => null },
+  // EIP-2718 encoded length, rebuilt from the JSON fields (null for types cryo cannot encode).
+  { name: "n_rlp_bytes", kind: "u32", get: (r) => transactionRlpLength(r.tx) },
   { name: "block_hash", kind: "binary", get: (r) => r.block.hash },
   { name: "timestamp", kind: "u32", get: (r) => r.block.timestamp },
   { name: "r", kind: "binary", get: (r) => padQuantity("r", r.tx.r, 32) },
@@ -128,7 +129,6 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
     "n_input_nonzero_bytes",
     "chain_id",
   ],
-  unsupported: ["n_rlp_bytes"],
   async fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds) {
     if (RECEIPT_COLUMNS.some((c) => needs.columns.has(c))) {
       const res = await rpc.getBlocksWithReceipts(numbers);
