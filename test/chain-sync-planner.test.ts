@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { chainSyncDatasetGrants, listChainSyncDatasets } from "../src/chain-sync/grants.ts";
+import { chainSyncHooks } from "../src/chain-sync/hooks.ts";
 import { cryoConfigHash, DEFAULT_ORG_ID, datasetUuid } from "../src/core/ids.ts";
 import { verifyCapabilityToken } from "../src/core/tokens.ts";
 import type { CryoIngestPayload } from "../src/core/types.ts";
+import { type LifecycleConfig, reapExpiredLeases } from "../src/dispatcher/lifecycle.ts";
 import { eventually, publicationFor, TEST_CAPABILITY } from "../src/dispatcher/testkit.ts";
-import { getTask } from "../src/state/index.ts";
+import { connect, getTask } from "../src/state/index.ts";
 import {
   claim,
   cursorOf,
   failFatally,
   fixedYaml,
+  followYaml,
   publish,
   rangesOf,
   type Stack,
@@ -349,5 +352,97 @@ describe("planner", () => {
       SELECT count(*)::int AS n FROM state.tasks t
         JOIN state.chain_sync_scheduled_ranges r USING (task_id) WHERE r.job_id = ${job_id}`;
     assert.equal(tasks!.n, (await rangesOf(stack.sql, job_id)).length, "one task per range");
+  });
+  test("two dispatchers recording blocks on one job's streams at once never deadlock", async () => {
+    // A follow_head job without any head observation: every stream is blocked, and each
+    // stream's message differs (its own pool), so every planStream writes the job row too.
+    const streams: Record<string, { pool: string }> = {};
+    for (let i = 0; i < 24; i++) streams[`s${i}`] = { pool: `pool_${i}` };
+    const { job_id } = await stack.admin.apply(
+      followYaml({ name: "blocked_many", chainId: 13, tailLag: 0, streams }),
+    );
+    for (let round = 0; round < 3; round++) {
+      await stack.sql`
+        UPDATE state.chain_sync_streams
+           SET last_error_kind = NULL, last_error_message = NULL, last_error_at = NULL
+         WHERE job_id = ${job_id}`;
+      await stack.sql`
+        UPDATE state.chain_sync_jobs SET last_error_kind = NULL, last_error_message = NULL
+         WHERE job_id = ${job_id}`;
+      // (Other tests' jobs may still plan here; only this job's streams are checked.)
+      await Promise.all([
+        stack.dispatcher.planOnce(),
+        second.dispatcher.planOnce(),
+        stack.dispatcher.planOnce(),
+        second.dispatcher.planOnce(),
+      ]);
+      const kinds = await stack.sql<{ last_error_kind: string | null }[]>`
+        SELECT last_error_kind FROM state.chain_sync_streams WHERE job_id = ${job_id}`;
+      assert.deepEqual(
+        [...new Set(kinds.map((k) => k.last_error_kind))],
+        ["missing_head_observation"],
+        `round ${round}: every stream reports its real block, never a planner error`,
+      );
+    }
+  });
+  test("two lease reapers failing ranges of the same jobs at once never deadlock", async () => {
+    // Two jobs whose expired ranges interleave in lease-expiry order: each reaper batch ends
+    // ranges of both jobs, the way a mass worker crash looks to two dispatchers.
+    const jobs = [];
+    for (const name of ["reap_a", "reap_b"]) {
+      jobs.push(
+        await stack.admin.apply(
+          fixedYaml({
+            name,
+            chainId: name === "reap_a" ? 14 : 15,
+            to: 4000,
+            streams: { blocks: { chunk: 100, inflight: 40 } },
+          }),
+        ),
+      );
+    }
+    await stack.dispatcher.planOnce();
+    const ids = jobs.map((j) => j.job_id);
+    const tasks = await stack.sql<{ task_id: string; job_id: string; range_start: string }[]>`
+      SELECT task_id, job_id, range_start FROM state.chain_sync_scheduled_ranges
+       WHERE job_id = ANY(${stack.sql.array(ids)}::uuid[]) ORDER BY range_start, job_id`;
+    assert.equal(tasks.length, 80);
+    for (const t of tasks) await claim(stack.worker, t.task_id);
+    // Last attempt, lease long gone. Expiry order: a[0,20), b[0,20), b[20,40), a[20,40), so
+    // one reaper batch of 40 takes job a's rows first and then b's, the other b's then a's.
+    await stack.sql`
+      UPDATE state.tasks t
+         SET max_attempts = 1,
+             lease_expires_at = now() - interval '1 hour' + make_interval(secs => (
+               CASE WHEN r.job_id = ${ids[0]!}
+                    THEN CASE WHEN r.range_start < 2000 THEN r.range_start / 100
+                              ELSE r.range_start / 100 + 40 END
+                    ELSE CASE WHEN r.range_start < 2000 THEN r.range_start / 100 + 20
+                              ELSE r.range_start / 100 + 20 END
+               END)::int)
+        FROM state.chain_sync_scheduled_ranges r
+       WHERE r.task_id = t.task_id AND r.job_id = ANY(${stack.sql.array(ids)}::uuid[])`;
+    const cfg: LifecycleConfig = {
+      leaseMs: 60_000,
+      retry: { baseMs: 10, maxMs: 20, jitter: 0 },
+      hooks: chainSyncHooks,
+      wakeupQueue: "task_wakeup",
+    };
+    const other = connect(stack.dbUrl, { max: 2 });
+    try {
+      await other`SELECT 1`; // connected before the race starts
+      const reaped = await Promise.all([
+        reapExpiredLeases(stack.sql, cfg, 40),
+        reapExpiredLeases(other, cfg, 40),
+      ]);
+      assert.equal(reaped[0] + reaped[1], 80);
+    } finally {
+      await other.end();
+    }
+    for (const name of ["reap_a", "reap_b"]) {
+      const s = (await stack.admin.status(name)).streams[0]!;
+      assert.deepEqual(s.ranges, { scheduled: 0, completed: 0, failed: 40 }, name);
+      assert.equal(s.last_error?.category, "lease_expired", name);
+    }
   });
 });

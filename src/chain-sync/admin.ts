@@ -118,20 +118,6 @@ export async function retryFailedRanges(
         attempt,
       });
     }
-    // Failures no longer outstanding stop being reported as the last error.
-    await tx`
-      UPDATE state.chain_sync_streams s
-         SET last_error_kind = NULL, last_error_message = NULL, last_error_at = NULL
-       WHERE s.job_id = ${job.job_id} AND s.last_error_kind = 'range_failed'
-         AND NOT EXISTS (SELECT 1 FROM state.chain_sync_scheduled_ranges r
-                          WHERE r.job_id = s.job_id AND r.dataset_key = s.dataset_key
-                            AND r.status = 'failed')`;
-    await tx`
-      UPDATE state.chain_sync_jobs j
-         SET last_error_kind = NULL, last_error_message = NULL, last_error_at = NULL
-       WHERE j.job_id = ${job.job_id} AND j.last_error_kind = 'range_failed'
-         AND NOT EXISTS (SELECT 1 FROM state.chain_sync_scheduled_ranges r
-                          WHERE r.job_id = j.job_id AND r.status = 'failed')`;
     return { job_id: job.job_id, name, retried };
   });
 }

@@ -1,7 +1,6 @@
 import type { TaskOutcomeHooks } from "../dispatcher/hooks.ts";
 import type { Tx } from "../state/index.ts";
 import { boundedMessage } from "./errors.ts";
-import { recordError } from "./planner.ts";
 
 /**
  * Range completion, run by the dispatcher inside the transaction that ends a task, so a range's
@@ -19,36 +18,31 @@ export const chainSyncHooks: Required<TaskOutcomeHooks> = {
 
   /**
    * Failed for good (fatal, retries exhausted, cancelled): the range becomes `failed`, which no
-   * longer counts as in flight, so it cannot starve the stream (trace-rust §9.3); the stream and
-   * job record the error until an operator retries it (retry-failed) or re-applies.
+   * longer counts as in flight, so it cannot starve the stream (trace-rust §9.3). Status reports
+   * it (with the task's error category) from the range row until an operator retries it.
    */
   async onTaskFailed(tx, task, error) {
     await markRangeFailed(tx, task.task_id, error);
   },
 };
 
+/**
+ * Only the range row is written: these hooks run inside task transactions (a lease reaper ends
+ * up to a batch of tasks of many jobs in one), and writing the stream and job rows there too made
+ * two reapers lock them in opposite orders and deadlock.
+ */
 export async function markRangeFailed(
   tx: Tx,
   taskId: string,
   error: { category: string; message: string },
 ): Promise<boolean> {
-  const [range] = await tx<
-    { job_id: string; dataset_key: string; range_start: string; range_end: string }[]
-  >`
+  const rows = await tx`
     UPDATE state.chain_sync_scheduled_ranges
        SET status = 'failed', failed_at = now(), updated_at = now(),
            error_category = ${error.category}, error_message = ${boundedMessage(error.message)}
      WHERE task_id = ${taskId} AND status = 'scheduled'
-    RETURNING job_id, dataset_key, range_start, range_end`;
-  if (!range) return false;
-  await recordError(
-    tx,
-    range.job_id,
-    range.dataset_key,
-    "range_failed",
-    `range [${range.range_start}, ${range.range_end}) failed: ${error.category}: ${error.message}`,
-  );
-  return true;
+    RETURNING 1`;
+  return rows.length > 0;
 }
 
 /** Runs chain_sync's hooks, then the caller's own (same transaction). */

@@ -102,8 +102,11 @@ export async function planStream(
   options: PlannerOptions = {},
 ): Promise<{ scheduled: number; blocked: boolean }> {
   return await sql.begin(async (tx) => {
-    // FOR SHARE on the job: an apply (FOR UPDATE) waits for us and we for it, so a tick never
-    // plans from half of an old spec and half of a new one.
+    // FOR KEY SHARE on the job: an apply or pause (SELECT … FOR UPDATE) waits for us and we for
+    // it, so a tick never plans from half of an old spec and half of a new one. It must not be
+    // FOR SHARE: recordError's plain UPDATE of the job row would then have to upgrade the lock,
+    // and two dispatchers planning two streams of one job deadlocked doing so. A plain UPDATE
+    // (FOR NO KEY UPDATE) is compatible with KEY SHARE.
     const [row] = await tx<StreamPlanRow[]>`
       SELECT j.org_id, j.chain_id, j.mode, j.from_block, j.to_block, j.tail_lag,
              j.max_head_age_seconds, s.dataset_uuid, s.cryo_dataset_name, s.rpc_pool,
@@ -111,7 +114,7 @@ export async function planStream(
         FROM state.chain_sync_jobs j
         JOIN state.chain_sync_streams s USING (job_id)
        WHERE j.job_id = ${jobId} AND s.dataset_key = ${datasetKey} AND j.enabled AND s.active
-       FOR SHARE OF j`;
+       FOR KEY SHARE OF j`;
     if (!row) return { scheduled: 0, blocked: false };
     const [cursorRow] = await tx<{ next_block: string }[]>`
       SELECT next_block FROM state.chain_sync_cursor

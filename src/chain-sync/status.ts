@@ -242,10 +242,7 @@ function toJobStatus(j: JobRow, rows: StreamRow[], window: number): JobStatus {
     updated_at: j.updated_at.toISOString(),
     completed,
     // A range failure is reported through its stream, with the task's own error category.
-    last_error: latest([
-      jobError?.category === "range_failed" ? null : jobError,
-      ...streams.map((s) => s.last_error),
-    ]),
+    last_error: latest([jobError, ...streams.map((s) => s.last_error)]),
     rate_window_seconds: window,
     streams,
   };
@@ -290,10 +287,7 @@ function toStreamStatus(
           at: s.failed_at.toISOString(),
         }
       : null;
-  const blocked =
-    s.active && j.enabled && plannerError && plannerError.category !== "range_failed"
-      ? plannerError.category
-      : null;
+  const blocked = s.active && j.enabled && plannerError ? plannerError.category : null;
   return {
     dataset_key: s.dataset_key,
     dataset_uuid: s.dataset_uuid,
@@ -321,10 +315,7 @@ function toStreamStatus(
             : null,
     blocked,
     // A planner block is reported over an older range failure only if it is newer.
-    last_error: latest([
-      plannerError?.category === "range_failed" ? null : plannerError,
-      failedError,
-    ]),
+    last_error: latest([plannerError, failedError]),
   };
 }
 
