@@ -21,7 +21,9 @@ import {
 import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
 
 const root = join(import.meta.dirname, "..");
-const stack: Stack = await startStack({ label: "worker_crash", leaseMs: 1_500, reaperMs: 50 });
+// A lease short enough that the killed attempt expires soon, long enough that a loaded 2-core
+// machine does not lose it before the upload starts (1.5 s did: the wait below timed out).
+const stack: Stack = await startStack({ label: "worker_crash", leaseMs: 4_000, reaperMs: 50 });
 // Mainnet-sized logs, so one range's file is far larger than a 5 MiB multipart part.
 const heavy: Devnet = await startDevnet({
   chain: {
@@ -107,9 +109,9 @@ test("a worker SIGKILLed mid-upload: lease expires, next start aborts its upload
     "attempt 2",
   );
   assert.equal(done.status, "completed", done.last_error_message ?? "");
-  // Attempt 2 or later: with a 1.5 s lease (short, so that attempt 1 expires quickly) a loaded
-  // machine can delay a heartbeat past the lease and cost one more attempt; what matters is that
-  // a later attempt completes exactly once.
+  // Attempt 2 or later: with a short lease (so that attempt 1 expires quickly) a loaded machine
+  // can delay a heartbeat past the lease and cost one more attempt; what matters is that a later
+  // attempt completes exactly once.
   assert.ok(done.attempt >= 2, `completed by attempt ${done.attempt}`);
   const events = await listTaskEvents(stack.sql, r!.taskId);
   assert.equal(events.filter((e) => e.event === "completed").length, 1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { workerConfigFromEnv } from "./config.ts";
+import { parseWorkerArgs, workerConfigFromEnv } from "./config.ts";
 
 const base = {
   TRACE_DISPATCHER_URL: "http://127.0.0.1:8080",
@@ -49,4 +49,18 @@ test("bad input fails with a specific message that never echoes secrets", () => 
       JSON.stringify(override),
     );
   }
+});
+
+test("--concurrency N on the command line; anything else is refused", () => {
+  assert.deepEqual(parseWorkerArgs([]), {});
+  assert.deepEqual(parseWorkerArgs(["--concurrency", "4"]), { concurrency: 4 });
+  assert.deepEqual(parseWorkerArgs(["--concurrency=12"]), { concurrency: 12 });
+  for (const bad of [
+    ["--concurrency"],
+    ["--concurrency", "0"],
+    ["--concurrency=x"],
+    ["--concurrency", "257"],
+  ])
+    assert.throws(() => parseWorkerArgs(bad), /--concurrency must be an integer in \[1, 256\]/);
+  assert.throws(() => parseWorkerArgs(["--threads", "2"]), /unknown argument "--threads"/);
 });

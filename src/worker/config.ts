@@ -70,3 +70,30 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerEnvConfig {
     },
   };
 }
+
+/** Command-line flags of the worker process; they override the environment. */
+export interface WorkerArgs {
+  concurrency?: number;
+}
+
+const USAGE = "usage: worker [--concurrency N]";
+
+/** Parses `--concurrency N` / `--concurrency=N`; anything else is refused with a clear error. */
+export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
+  const out: WorkerArgs = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? arg.split(/=(.*)/s) : [arg];
+    if (flag !== "--concurrency")
+      throw new FatalError(`unknown argument ${JSON.stringify(arg)}; ${USAGE}`, {
+        category: "config",
+      });
+    const value = inline ?? argv[++i];
+    if (value === undefined || !/^[1-9][0-9]{0,2}$/.test(value) || Number(value) > 256)
+      throw new FatalError(`--concurrency must be an integer in [1, 256]; ${USAGE}`, {
+        category: "config",
+      });
+    out.concurrency = Number(value);
+  }
+  return out;
+}

@@ -1,22 +1,29 @@
 /**
  * One worker process from environment variables (see config.ts):
- *   node --import tsx src/worker/main.ts      (or `trace worker` via runWorkerMain)
+ *   node --import tsx src/worker/main.ts [--concurrency N]      (or embed via runWorkerMain)
  * Logs JSON lines (pino) to stdout. SIGTERM / SIGINT: stop claiming, let running tasks finish
  * until TRACE_WORKER_SHUTDOWN_MS, then abort them cleanly and exit.
  */
 import { realpathSync } from "node:fs";
 import { describeError } from "../core/errors.ts";
-import { workerConfigFromEnv } from "./config.ts";
+import { parseWorkerArgs, workerConfigFromEnv } from "./config.ts";
 import { createWorker } from "./worker.ts";
 
-/** Runs a worker until SIGTERM/SIGINT; resolves with the process exit code. */
-export async function runWorkerMain(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/**
+ * Runs a worker until SIGTERM/SIGINT; resolves with the process exit code. `--concurrency N`
+ * overrides TRACE_WORKER_CONCURRENCY.
+ */
+export async function runWorkerMain(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = [],
+): Promise<number> {
   let worker: ReturnType<typeof createWorker>;
   let deadlineMs: number;
   try {
+    const args = parseWorkerArgs(argv);
     const cfg = workerConfigFromEnv(env);
     deadlineMs = cfg.shutdownDeadlineMs;
-    worker = createWorker(cfg.options);
+    worker = createWorker({ ...cfg.options, ...args });
     await worker.start();
   } catch (err) {
     process.stderr.write(`worker failed to start: ${describeError(err)}\n`);
@@ -49,4 +56,4 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = await runWorkerMain();
+if (isEntryPoint()) process.exitCode = await runWorkerMain(process.env, process.argv.slice(2));

@@ -1,0 +1,85 @@
+/**
+ * The worker process itself (src/worker/main.ts): `--concurrency N` reaches the worker, and
+ * SIGTERM stops claiming, gives the running task the shutdown grace, then aborts it cleanly
+ * (completed as retryable `worker_shutdown`, nothing left in the store) and exits 0.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { eventually, TEST_WORKER_TOKEN } from "../src/dispatcher/testkit.ts";
+import { getTask } from "../src/state/index.ts";
+import { enqueueRanges, type Stack, startStack } from "../src/worker/testing/stack.ts";
+import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
+
+const root = join(import.meta.dirname, "..");
+const stack: Stack = await startStack({ label: "worker_signal" });
+const proxy = await startStallProxy(stack.devnet.url);
+let child: ChildProcess | undefined;
+after(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await proxy.close();
+});
+
+test("SIGTERM: stop claiming, abort the running task after the grace, exit 0; --concurrency applies", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["blocks"],
+    from: 0,
+    to: 300,
+    size: 300,
+    pool: "stall",
+  });
+  proxy.stall();
+  child = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts", "--concurrency", "3"], {
+    cwd: root,
+    env: {
+      ...stack.env,
+      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
+      TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
+      DATABASE_URL: stack.dbUrl,
+      TRACE_OBJECT_STORE: stack.storeUrl,
+      TRACE_RPC_POOL_STALL_URL: proxy.url,
+      TRACE_WORKER_CONCURRENCY: "1",
+      TRACE_WORKER_SHUTDOWN_MS: "300",
+      WORKER_POLL_MS: "20",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child!.once("exit", resolve));
+  await eventually(
+    async () => {
+      if (child?.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
+      return (await getTask(stack.sql, r!.taskId))?.status === "running";
+    },
+    60_000,
+    "the task running in the child worker",
+  );
+  child.kill("SIGTERM");
+  const code = await exited;
+  proxy.release();
+  assert.equal(code, 0, stderr);
+
+  const events = stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const started = events.find((e) => e.event === "worker.started");
+  assert.equal(started?.concurrency, 3, "the --concurrency flag overrides the environment");
+  assert.ok(events.some((e) => e.event === "worker.stopping.abort"));
+  assert.ok(events.some((e) => e.event === "worker.stopped"));
+
+  const task = await getTask(stack.sql, r!.taskId);
+  assert.equal(task?.last_error_category, "worker_shutdown");
+  assert.notEqual(task?.status, "running");
+  assert.notEqual(task?.status, "completed");
+  assert.deepEqual(await stack.store.list(`cryo/31337/${r!.payload.dataset_uuid}/`), []);
+  assert.deepEqual(await stack.store.listIncomplete(`cryo/31337/${r!.payload.dataset_uuid}/`), []);
+});
