@@ -125,9 +125,7 @@ describe("follow_head", () => {
       ["stale_head_observation", true, null, 150],
     );
     assert.equal(s.last_error?.category, "stale_head_observation");
-    const [job] = await stack.sql<{ last_error_kind: string }[]>`
-      SELECT last_error_kind FROM state.chain_sync_jobs WHERE job_id = ${job_id}`;
-    assert.equal(job!.last_error_kind, "stale_head_observation");
+    assert.equal(status.last_error?.category, "stale_head_observation", "newest error of the job");
 
     // In-flight work still completes while blocked; the node comes back and planning resumes.
     await publish(stack.worker, (await rangesOf(stack.sql, job_id))[0]!.task_id);
@@ -137,6 +135,12 @@ describe("follow_head", () => {
     s = (await stack.admin.status("tip")).streams[0]!;
     assert.deepEqual([s.blocked, s.target, s.cursor, s.inflight], [null, 396, 386, 10]);
     assert.equal(s.last_error, null, "the block is cleared once the head is fresh");
+    // The job's errors end with the problem too, not only at the next re-apply (§9.8).
+    const recovered = await stack.admin.status("tip");
+    assert.equal(recovered.last_error, null, "no stale job-level error after recovery");
+    const [job] = await stack.sql<{ last_error_kind: string | null }[]>`
+      SELECT last_error_kind FROM state.chain_sync_jobs WHERE job_id = ${job_id}`;
+    assert.equal(job!.last_error_kind, null);
   });
 
   test("a pool that serves another chain never drives planning; paused jobs are not polled", async () => {

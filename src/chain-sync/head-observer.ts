@@ -21,6 +21,9 @@ export interface HeadObserverOptions {
   rpcTimeoutMs?: number;
 }
 
+/** Error kinds the head observer records on jobs (and clears once the pool answers again). */
+const HEAD_ERROR_KINDS = ["rpc_chain_mismatch", "missing_rpc_url", "head_poll_failed"] as const;
+
 interface Group {
   org_id: string;
   chain_id: string;
@@ -87,6 +90,7 @@ export class HeadObserver {
         ON CONFLICT (org_id, chain_id, rpc_pool) DO UPDATE
           SET head_block = EXCLUDED.head_block, observed_at = EXCLUDED.observed_at,
               source = EXCLUDED.source, updated_at = now()`;
+      await this.clearRecovered(sql, g);
       return true;
     } catch (err) {
       const kind =
@@ -99,6 +103,19 @@ export class HeadObserver {
       );
       return false;
     }
+  }
+
+  /**
+   * A good observation ends this pool's earlier head errors on its jobs (errors about another
+   * pool of the same job stay). Every message this class writes names the pool as "pool <name> ".
+   */
+  private async clearRecovered(sql: Sql, g: Group): Promise<void> {
+    await sql`
+      UPDATE state.chain_sync_jobs
+         SET last_error_kind = NULL, last_error_message = NULL, last_error_at = NULL
+       WHERE job_id = ANY(${sql.array(g.job_ids)}::uuid[])
+         AND last_error_kind = ANY(${sql.array([...HEAD_ERROR_KINDS])}::text[])
+         AND position(${`pool ${g.rpc_pool} `} IN last_error_message) > 0`;
   }
 
   private async fail(sql: Sql, g: Group, kind: string, message: string): Promise<void> {

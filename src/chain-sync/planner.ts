@@ -103,10 +103,10 @@ export async function planStream(
 ): Promise<{ scheduled: number; blocked: boolean }> {
   return await sql.begin(async (tx) => {
     // FOR KEY SHARE on the job: an apply or pause (SELECT … FOR UPDATE) waits for us and we for
-    // it, so a tick never plans from half of an old spec and half of a new one. It must not be
-    // FOR SHARE: recordError's plain UPDATE of the job row would then have to upgrade the lock,
-    // and two dispatchers planning two streams of one job deadlocked doing so. A plain UPDATE
-    // (FOR NO KEY UPDATE) is compatible with KEY SHARE.
+    // it, so a tick never plans from half of an old spec and half of a new one. Not FOR SHARE:
+    // plain UPDATEs of the job row (the head observer's errors) need not wait for planning, and
+    // when the planner itself wrote the job row, two dispatchers planning two streams of one
+    // job deadlocked upgrading their FOR SHARE locks.
     const [row] = await tx<StreamPlanRow[]>`
       SELECT j.org_id, j.chain_id, j.mode, j.from_block, j.to_block, j.tail_lag,
              j.max_head_age_seconds, s.dataset_uuid, s.cryo_dataset_name, s.rpc_pool,
@@ -222,8 +222,12 @@ function isPlannerBlock(kind: string): boolean {
 }
 
 /**
- * Sets a stream's and its job's last error. Written only when kind or message differ, so a
- * stream that stays blocked does not rewrite its rows every tick (and keeps "since when").
+ * Sets a stream's last error (`datasetKey`) or, for problems that belong to the job as a whole
+ * (the head observer's), the job's. Written only when kind or message differ, so a stream that
+ * stays blocked does not rewrite its row every tick (and keeps "since when"). Status reports a
+ * job's last error as the newest of its own and its streams', so a stream error that is cleared
+ * once the problem is gone (the planner clears its blocks) stops being reported for the job too,
+ * instead of sticking until a re-apply (trace-rust §9.8).
  */
 export async function recordError(
   db: Db,
@@ -240,6 +244,7 @@ export async function recordError(
        WHERE job_id = ${jobId} AND dataset_key = ${datasetKey}
          AND (last_error_kind IS DISTINCT FROM ${kind}
               OR last_error_message IS DISTINCT FROM ${msg})`;
+    return;
   }
   await db`
     UPDATE state.chain_sync_jobs
