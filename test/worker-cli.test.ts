@@ -35,7 +35,8 @@ const stagingRoot = join(dir, "staging");
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes a `cryo` wrapper script with its behaviour baked in (cryo gets none of our env). */
-function standIn(mode: "ok" | "exit1" | "exit2" | "hang"): { bin: string; log: string } {
+type Mode = "ok" | "exit1" | "exit2" | "hang" | "empty";
+function standIn(mode: Mode): { bin: string; log: string } {
   const bin = join(dir, `cryo-${mode}`);
   const log = join(dir, `argv-${mode}.json`);
   const loader = join(root, "node_modules", "tsx", "dist", "loader.mjs");
@@ -56,7 +57,7 @@ function stagingLeft(): string[] {
   }
 }
 
-async function runCli(mode: "ok" | "exit1" | "exit2", range: [number, number], caps = {}) {
+async function runCli(mode: Mode, range: [number, number], caps = {}, timeoutMs?: number) {
   const { bin, log } = standIn(mode);
   const [r] = await enqueueRanges(stack.sql, {
     datasets: ["blocks"],
@@ -64,7 +65,7 @@ async function runCli(mode: "ok" | "exit1" | "exit2", range: [number, number], c
     to: range[1],
     size: range[1] - range[0],
   });
-  const w = stack.worker({ mode: "cli", cryo: { bin, stagingRoot }, caps });
+  const w = stack.worker({ mode: "cli", cryo: { bin, stagingRoot, timeoutMs }, caps });
   const result = await w.runTask(r!.taskId);
   const task = await getTask(stack.sql, r!.taskId);
   const prefix = `cryo/31337/${r!.payload.dataset_uuid}/`;
@@ -150,6 +151,21 @@ test("caps are enforced on the staged files before any upload: fatal, nothing up
   assert.equal(task?.last_error_category, "cap_exceeded");
   assert.deepEqual(await stack.store.list(prefix), []);
   assert.deepEqual(await stack.store.listIncomplete(prefix), []);
+  assert.deepEqual(stagingLeft(), []);
+});
+
+test("no Parquet output is fatal; a cryo past its timeout is killed and retryable; staging removed", async () => {
+  const empty = await runCli("empty", [600, 610]);
+  assert.equal(empty.result.kind === "completed" && empty.result.outcome, "fatal_error");
+  assert.equal(empty.task?.last_error_category, "no_output");
+  assert.deepEqual(await stack.store.list(empty.prefix), []);
+  assert.deepEqual(stagingLeft(), []);
+
+  const hung = await runCli("hang", [700, 710], {}, 500);
+  assert.equal(hung.result.kind === "completed" && hung.result.outcome, "retryable_error");
+  assert.equal(hung.task?.last_error_category, "cryo_timeout");
+  assert.equal(hung.task?.attempt, 2, "the dispatcher scheduled a retry");
+  assert.deepEqual(await stack.store.list(hung.prefix), []);
   assert.deepEqual(stagingLeft(), []);
 });
 

@@ -5,7 +5,7 @@
  * plus a `.cryo/` report dir and a symlink that must both be ignored. Its behaviour is fixed by
  * the wrapper script the test writes (the worker passes cryo no environment of ours):
  *   standin-cryo.ts <mode> <argv-log-file> -- <cryo argv...>
- * mode: ok | exit2 | exit1 | hang
+ * mode: ok | exit2 | exit1 | hang | empty (exits 0 having written only its `.cryo/` report)
  */
 import { createWriteStream, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +43,11 @@ if (mode === "exit1") {
   process.stdout.write("collecting blocks...\n");
   process.stderr.write("Error: RPC provider returned 503 Service Unavailable\n");
   process.exit(1);
+}
+if (mode === "empty" && outDir) {
+  mkdirSync(join(outDir, ".cryo", "reports"), { recursive: true });
+  writeFileSync(join(outDir, ".cryo", "reports", "report.json"), "{}");
+  process.exit(0);
 }
 if (mode === "hang") {
   setInterval(() => {}, 60_000);
