@@ -98,6 +98,11 @@ const CASES: { what: string; yaml: string; message: RegExp }[] = [
     message: /streams\.blocks\.rpc_pool: rpc_pool must name a pool, not a URL/,
   },
   {
+    what: "a URL (with a secret) as the job name",
+    yaml: doc({ head: "kind: chain_sync\nname: 'https://u:secret@node.example'\nchain_id: 1" }),
+    message: /name: name must not be a URL/,
+  },
+  {
     what: "huge chain_id",
     yaml: doc({ head: "kind: chain_sync\nname: bad\nchain_id: 123456789012345678901234567890" }),
     message: /chain_id: chain_id is too large/,

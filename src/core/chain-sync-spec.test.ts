@@ -138,6 +138,16 @@ const malformed: [string, string, RegExp][] = [
   ],
   ["empty name", replace("name: mainnet_core", "name: '  '"), /name: name must not be empty/],
   [
+    "URL as name",
+    replace("name: mainnet_core", "name: 'https://user:key@rpc.example/v2'"),
+    /name: name must not be a URL/,
+  ],
+  [
+    "control characters in name",
+    replace("name: mainnet_core", 'name: "core\\u0007\\nsync"'),
+    /name: name must not contain control characters/,
+  ],
+  [
     "duplicate key",
     replace("chain_id: 1", "chain_id: 1\nchain_id: 2"),
     /invalid YAML.*[Mm]ap keys must be unique/,

@@ -90,7 +90,14 @@ export const ChainSyncSpecSchema = z
       .string({ error: "name must be a string" })
       .trim()
       .min(1, "name must not be empty")
-      .max(128, "name must be at most 128 characters"),
+      .max(128, "name must be at most 128 characters")
+      // The name is echoed in status, logs and admin URLs: no URLs (and their secrets) and no
+      // control characters.
+      .refine((v) => !v.includes("://"), { message: "name must not be a URL" })
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), {
+        message: "name must not contain control characters",
+      }),
     chain_id: int("chain_id")
       .min(1, "chain_id must be > 0")
       .max(MAX_BLOCK, "chain_id is too large"),
