@@ -278,6 +278,34 @@ test("token failures and unpublished data are refused and never audited as succe
   assert.equal(leak?.n, 0);
 });
 
+test("registry rows with a missing, malformed or foreign storage_ref are refused", async () => {
+  const before = await okAudits();
+  const refs: [string, unknown][] = [
+    ["missing prefix", { scheme: "file" }],
+    ["unknown scheme", { scheme: "ftp", prefix: "/x/" }],
+    ["not an object", "s3://bucket/x/"],
+    ["relative file prefix", { scheme: "file", prefix: "x/y/", glob: "*.parquet" }],
+    ["traversal", { scheme: "file", prefix: `${root}/../`, glob: "*.parquet" }],
+    ["outside the store", { scheme: "file", prefix: "/etc/", glob: "*.parquet" }],
+    ["other bucket", { scheme: "s3", bucket: "elsewhere", prefix: "cryo/x/", glob: "*.parquet" }],
+  ];
+  for (const [i, [label, ref]] of refs.entries()) {
+    const uuid = `aaaaaaaa-0000-4000-8000-${String(i).padStart(12, "0")}`;
+    await sql`
+      INSERT INTO state.dataset_versions
+        (dataset_version, dataset_uuid, storage_ref, config_hash, chain_id, range_start, range_end)
+      VALUES (${`bbbbbbbb-0000-4000-8000-${String(i).padStart(12, "0")}`}, ${uuid},
+              ${sql.json(ref as never)}, 'cryo_ingest.blocks:v1', 1, 0, 10)`;
+    const r = await userQuery("SELECT 1", [{ dataset_uuid: uuid }]);
+    assert.deepEqual(
+      r,
+      { status: 403, body: { error: "dataset storage not authorized" } },
+      `${label}: ${JSON.stringify(r)}`,
+    );
+  }
+  assert.equal(await okAudits(), before);
+});
+
 test("task route: capability must match the request; success is audited with task and datasets", async () => {
   const mint = (attempt: number) =>
     mintCapabilityToken(cap, {

@@ -1,4 +1,5 @@
 import { lstat, realpath } from "node:fs/promises";
+import { ZodError } from "zod";
 import { errorCategory } from "../core/errors.ts";
 import type { DatasetGrant } from "../core/tokens.ts";
 import { MANIFEST_NAME, type Manifest, ManifestSchema, type StorageRef } from "../core/types.ts";
@@ -162,7 +163,15 @@ export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): 
   if (!store) throw refuse.storage(new Error("no object store configured"));
   const loc = locate(store);
   const uuids = grants.map((g) => g.dataset_uuid);
-  const rows = await listDatasetVersions(deps.sql, { datasetUuids: uuids });
+  let rows: DatasetVersionRow[];
+  try {
+    rows = await listDatasetVersions(deps.sql, { datasetUuids: uuids });
+  } catch (err) {
+    // A registry row whose storage_ref does not parse refuses the request (fail closed) with a
+    // status that says so, instead of an internal error.
+    if (err instanceof ZodError) throw refuse.storage(new Error("malformed storage_ref"));
+    throw err;
+  }
 
   const views: ViewSpec[] = [];
   const releases: (() => void)[] = [];
