@@ -1,5 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { TASK_TOKEN_DEFAULTS, type TokenKeyConfig, USER_TOKEN_DEFAULTS } from "../core/tokens.ts";
@@ -30,6 +38,8 @@ const SecretsSchema = z
     capability_secret: z.string().min(32),
     admin_token: z.string().min(16),
     user_token_secret: z.string().min(32),
+    /** Password of the embedded PostgreSQL's superuser (absent in files from before it). */
+    postgres_password: z.string().min(16).optional(),
   })
   .strict();
 export type LocalSecrets = z.infer<typeof SecretsSchema>;
@@ -51,7 +61,13 @@ export type LocalStack = z.infer<typeof StackSchema>;
 /** Reads `secrets.json`, creating it (with fresh random secrets) the first time. */
 export function loadOrCreateSecrets(home: string): LocalSecrets {
   const existing = readSecrets(home);
-  if (existing) return existing;
+  if (existing?.postgres_password) return existing;
+  if (existing) {
+    // An older file: add the embedded PostgreSQL password, keep every other secret.
+    const upgraded = { ...existing, postgres_password: randomBytes(18).toString("base64url") };
+    writePrivateJson(join(home, "secrets.json"), upgraded);
+    return upgraded;
+  }
   const secrets: LocalSecrets = {
     version: 1,
     org_id: randomUUID(),
@@ -59,6 +75,7 @@ export function loadOrCreateSecrets(home: string): LocalSecrets {
     capability_secret: randomBytes(32).toString("base64url"),
     admin_token: randomBytes(24).toString("base64url"),
     user_token_secret: randomBytes(32).toString("base64url"),
+    postgres_password: randomBytes(18).toString("base64url"),
   };
   writePrivateJson(join(home, "secrets.json"), secrets);
   return secrets;
@@ -173,7 +190,10 @@ function readJson<T>(path: string, schema: z.ZodType<T>): T | undefined {
 function writePrivateJson(path: string, value: unknown): void {
   const dir = resolve(path, "..");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  // Nobody else may list or write the directory. Search (x) bits are kept: run as root, the
+  // embedded PostgreSQL runs as user `postgres` and must traverse it to reach its data dir;
+  // the files themselves are 0600.
+  chmodSync(dir, statSync(dir).mode & 0o711);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);

@@ -5,6 +5,7 @@ import { registerDevnet } from "./devnet.ts";
 import { registerExtract } from "./extract.ts";
 import { registerQuery } from "./query.ts";
 import { registerStatus } from "./status.ts";
+import { registerUp } from "./up.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
 
 /**
@@ -13,6 +14,7 @@ import { EXIT_USAGE, UsageError } from "./usage.ts";
  */
 const COMMANDS: ((program: Command) => void)[] = [
   registerExtract,
+  registerUp,
   registerAdminCommands,
   registerStatus,
   registerQuery,
