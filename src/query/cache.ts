@@ -103,16 +103,29 @@ export class ObjectCache {
       if (existing.ready) await existing.ready.catch(() => {});
       const again = this.entries.get(o.sha256);
       if (again && !again.ready) {
-        if (again.size === o.size && (again.verified || (await this.rehash(o.sha256)))) {
-          again.verified = true;
+        if (again.size === o.size && again.verified) {
           this.stats.hits++;
           return;
         }
-        await this.drop(o.sha256);
+        if (again.size === o.size) {
+          // Pinned while it is re-hashed: a concurrent request making room must not evict (and
+          // unlink) it in the meantime. A file that cannot be read is fetched again.
+          again.pins++;
+          const ok = await this.rehash(o.sha256).catch(() => false);
+          again.pins--;
+          if (ok && this.entries.get(o.sha256) === again) {
+            again.verified = true;
+            this.stats.hits++;
+            return;
+          }
+        }
+        if (this.entries.get(o.sha256) === again) await this.drop(o.sha256);
       } else if (again?.ready) {
         return await this.ensure(o);
       }
     }
+    // Someone else may have started fetching it while this one was re-hashing or dropping.
+    if (this.entries.has(o.sha256)) return await this.ensure(o);
     this.stats.misses++;
     this.makeRoom(o.size);
     const entry: Entry = { size: o.size, pins: 1, lastUsed: ++this.clock, verified: false };
