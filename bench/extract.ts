@@ -4,6 +4,7 @@
  *
  *   node --import tsx bench/extract.ts [--datasets blocks,transactions,logs] [--sizes 10000,100000]
  *                                      [--targets file,s3] [--start 1000000]
+ *                                      [--node-options "--max-old-space-size=256"]
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process so its peak RSS (VmHWM) is its own:
@@ -12,6 +13,8 @@
  *     and dropped: no rows, no Parquet, no upload;
  *   - pipeline: extractRange into an ArtifactSink (folder or S3), manifest written.
  * Ratio = pipeline wall time / raw wall time, measured back to back in the same run.
+ * `--node-options` are passed to both children (e.g. a V8 heap cap: most of the peak RSS is
+ * garbage that V8's default heap sizing lets accumulate, not live data).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -125,7 +128,14 @@ function runChild(job: Job): Promise<JobResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(root, "bench", "extract.ts"), "--worker", JSON.stringify(job)],
+      [
+        ...nodeOptions,
+        "--import",
+        "tsx",
+        join(root, "bench", "extract.ts"),
+        "--worker",
+        JSON.stringify(job),
+      ],
       {
         cwd: root,
         stdio: ["ignore", "pipe", "inherit"],
@@ -149,8 +159,10 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10000,100000" },
     targets: { type: "string", default: "file,s3" },
     start: { type: "string", default: "1000000" },
+    "node-options": { type: "string", default: "" },
   },
 });
+const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
 
 if (values.worker) {
   process.stdout.write(`${JSON.stringify(await worker(JSON.parse(values.worker) as Job))}\n`);
@@ -186,7 +198,10 @@ const client = s3ClientFor(s3.endpoint);
 await client.send(new CreateBucketCommand({ Bucket: "bench-extract" }));
 client.destroy();
 
-console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}`);
+console.log(
+  `machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}` +
+    `, child node options: ${nodeOptions.join(" ") || "(none)"}`,
+);
 console.log(
   "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) |",
 );
