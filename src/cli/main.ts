@@ -1,38 +1,51 @@
 import { realpathSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { registerAdminCommands } from "./admin.ts";
-import { registerDevnet } from "./devnet.ts";
-import { registerExtract } from "./extract.ts";
-import { registerQuery } from "./query.ts";
-import { registerStatus } from "./status.ts";
-import { registerUp } from "./up.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
+
+type Register = (program: Command) => void;
 
 /**
  * The `trace` command. This file is only a registry: each subcommand lives in its own module
- * exporting `register(program)`; add yours to COMMANDS.
+ * exporting `register(program)`; add yours to COMMANDS with the command name(s) it registers.
+ * Modules are imported lazily — only the one of the command being run (all of them for help or
+ * an unknown command) — so that `trace status` does not pay for DuckDB, the AWS SDK or the
+ * embedded stack at every start.
  */
-const COMMANDS: ((program: Command) => void)[] = [
-  registerExtract,
-  registerUp,
-  registerAdminCommands,
-  registerStatus,
-  registerQuery,
-  registerDevnet,
+const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
+  [["extract"], async () => (await import("./extract.ts")).registerExtract],
+  [["up"], async () => (await import("./up.ts")).registerUp],
+  [
+    ["dispatcher", "worker", "query-service", "migrate"],
+    async () => (await import("./services.ts")).registerServices,
+  ],
+  [
+    ["apply", "pause", "resume", "retry-failed"],
+    async () => (await import("./admin.ts")).registerAdminCommands,
+  ],
+  [["status"], async () => (await import("./status.ts")).registerStatus],
+  [["query"], async () => (await import("./query.ts")).registerQuery],
+  [["devnet"], async () => (await import("./devnet.ts")).registerDevnet],
 ];
 
-export function buildProgram(): Command {
+/** The program with every command, or only those of `commandName` when it is a known one. */
+export async function buildProgram(commandName?: string): Promise<Command> {
   const program = new Command("trace")
     .description("Turn EVM chains into versioned, queryable Parquet datasets")
     .exitOverride()
     .showHelpAfterError("(add --help for usage)");
-  for (const register of COMMANDS) register(program);
+  const only = COMMANDS.filter(([names]) => commandName && names.includes(commandName));
+  const registers = await Promise.all(
+    (only.length > 0 ? only : COMMANDS).map(([, load]) => load()),
+  );
+  for (const register of registers) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    // The first word not starting with "-" names the command (trace has no global options
+    // that take a value).
+    const program = await buildProgram(argv.find((a) => !a.startsWith("-")));
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
