@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type Dirent, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -399,6 +399,77 @@ test("trace extract: a chunk that keeps failing exits 1 naming it; the other chu
     const bytes = readFileSync(join(dir, f.key));
     assert.equal(createHash("sha256").update(bytes).digest("hex"), f.sha256);
   }
+});
+
+/** Files under the temp dir and cwd whose name is one of `names` or a sink/cryo temp name. */
+function localFilesNamed(names: Set<string>): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name === "node_modules" || e.name === ".git") continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory() && depth > 0) walk(p, depth - 1);
+      else if (names.has(e.name) || /trace-tmp|_tmp$/.test(e.name)) found.push(p);
+    }
+  };
+  walk(tmpdir(), 3);
+  walk(root, 3);
+  return found;
+}
+
+test("trace extract to s3:// uploads the files, prints them, and leaves nothing on local disk", async () => {
+  const bucket = await testBucket("extract-cli-s3");
+  // A range no other test here writes, so its file names are unique to this run.
+  const files = [name("logs", 12_600, 12_604), name("logs", 12_605, 12_609)];
+  const before = new Set(localFilesNamed(new Set(files)));
+  const r = await run(
+    process.execPath,
+    [
+      join(root, "bin", "trace.js"),
+      "extract",
+      "logs",
+      "--rpc",
+      devnet.url,
+      "--blocks",
+      "12600:12610",
+      "--chunk-size",
+      "5",
+      "-o",
+      `s3://${bucket.bucket}/cli/run`,
+    ],
+    { cwd: root, env: { ...process.env, ...bucket.env } },
+  );
+  // One line per file: key, rows, bytes, sha256.
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 2, r.stdout);
+  const store = openObjectStore(`s3://${bucket.bucket}/cli/run`, {
+    env: { ...process.env, ...bucket.env },
+  });
+  try {
+    const objects = await store.list("");
+    assert.deepEqual(objects.map((o) => basename(o.key)).sort(), files);
+    for (const [i, line] of lines.entries()) {
+      const m = /^(\S+) {2}rows=(\d+) bytes=(\d+) sha256=([0-9a-f]{64})$/.exec(line);
+      assert.ok(m, line);
+      assert.equal(basename(m[1]!), files[i]);
+      assert.equal(Number(m[2]), expectedCounts(12_600 + 5 * i, 12_604 + 5 * i).logs);
+      const body = await collectBytes((await store.get(m[1]!))!);
+      assert.equal(body.length, Number(m[3]));
+      assert.equal(createHash("sha256").update(body).digest("hex"), m[4]);
+    }
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(
+    localFilesNamed(new Set(files)).filter((p) => !before.has(p)),
+    [],
+  );
 });
 
 test("no local Parquet: an S3 extraction writes nothing to the local filesystem", async () => {
