@@ -37,7 +37,9 @@ test("publish, receive, ack and requeue with delay (trace-rust §6.2)", async ()
   assert.ok(got.every((m) => m.deliveries === 1));
   assert.equal(await q.ack(a), true);
   assert.equal(await q.ack(a), false);
-  assert.equal(await q.requeue(b, 200), true);
+  // Delays are long enough that "not visible yet" holds on a loaded machine, short enough to
+  // wait out.
+  assert.equal(await q.requeue(b, 1500), true);
   // Requeued with a delay: not visible right away, the same message later.
   assert.deepEqual(await q.receive("t_basic", { max: 10, visibilityMs: 60_000 }), []);
   const again = await until(() => q.receive("t_basic", { max: 10, visibilityMs: 60_000 }));
@@ -50,7 +52,7 @@ test("publish, receive, ack and requeue with delay (trace-rust §6.2)", async ()
 test("an unacked message reappears after its visibility timeout", async () => {
   const q = new PgQueue(sql);
   const id = await q.publish("t_vis", { x: true });
-  const [first] = await q.receive("t_vis", { visibilityMs: 100 });
+  const [first] = await q.receive("t_vis", { visibilityMs: 1500 });
   assert.equal(first!.messageId, id);
   assert.deepEqual(await q.receive("t_vis", { visibilityMs: 100 }), []);
   const [second] = await until(() => q.receive("t_vis", { visibilityMs: 100 }));
@@ -60,7 +62,7 @@ test("an unacked message reappears after its visibility timeout", async () => {
 
 test("delayed publish is invisible until due; queues are isolated", async () => {
   const q = new PgQueue(sql);
-  await q.publish("t_delay", { d: 1 }, { delayMs: 150 });
+  await q.publish("t_delay", { d: 1 }, { delayMs: 1500 });
   await q.publish("t_other", { o: 1 });
   assert.deepEqual(await q.receive("t_delay", { visibilityMs: 1000 }), []);
   const [m] = await until(() => q.receive("t_delay", { visibilityMs: 1000 }));
