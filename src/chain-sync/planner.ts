@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { describeError, errorCategory } from "../core/errors.ts";
 import { planTaskId } from "../core/ids.ts";
 import type { CryoIngestPayload } from "../core/types.ts";
-import { enqueueTask } from "../dispatcher/enqueue.ts";
+import { enqueueTasks } from "../dispatcher/enqueue.ts";
 import { WAKEUP_QUEUE } from "../dispatcher/lifecycle.ts";
 import type { Db, Sql, Tx } from "../state/index.ts";
 import { boundedMessage } from "./errors.ts";
@@ -144,39 +144,52 @@ export async function planStream(
     let scheduled = 0;
     const chainId = Number(row.chain_id);
     while (slots > 0 && cursor < target.exclusive) {
-      const start = cursor;
-      const end = Math.min(target.exclusive, start + row.chunk_size);
-      const taskId = planTaskId(jobId, datasetKey, start, end);
-      const inserted = await tx`
+      // The next `slots` ranges from the cursor, inserted in one statement and enqueued in one
+      // more. A range that already exists (planned before a crash that lost nothing but this
+      // process's memory) is skipped without taking a slot; the loop then plans further.
+      const candidates: { range_start: number; range_end: number; task_id: string }[] = [];
+      let next = cursor;
+      while (candidates.length < slots && next < target.exclusive) {
+        const end = Math.min(target.exclusive, next + row.chunk_size);
+        candidates.push({
+          range_start: next,
+          range_end: end,
+          task_id: planTaskId(jobId, datasetKey, next, end),
+        });
+        next = end;
+      }
+      const inserted = await tx<{ range_start: string }[]>`
         INSERT INTO state.chain_sync_scheduled_ranges
           (job_id, dataset_key, range_start, range_end, task_id)
-        VALUES (${jobId}, ${datasetKey}, ${start}, ${end}, ${taskId})
+        SELECT ${jobId}, ${datasetKey}, r.range_start, r.range_end, r.task_id
+          FROM jsonb_to_recordset(${tx.json(candidates as never)})
+            AS r(range_start bigint, range_end bigint, task_id uuid)
+         ORDER BY r.range_start
         ON CONFLICT DO NOTHING
-        RETURNING 1`;
-      if (inserted.length > 0) {
-        const payload: CryoIngestPayload = {
-          operator: "cryo_ingest",
-          chain_id: chainId,
-          dataset_key: datasetKey,
-          dataset_uuid: row.dataset_uuid,
-          cryo_dataset_name: row.cryo_dataset_name,
-          rpc_pool: row.rpc_pool,
-          range_start: start,
-          range_end: end,
-          config_hash: row.config_hash,
-        };
-        await enqueueTask(tx, {
-          taskId,
-          payload,
-          maxAttempts: options.maxAttempts ?? 3,
-          queue: options.wakeupQueue ?? WAKEUP_QUEUE,
-        });
-        slots--;
-        scheduled++;
-      }
-      // A range that already exists (planned before a crash that lost nothing but this
-      // process's memory) is skipped without taking a slot.
-      cursor = end;
+        RETURNING range_start`;
+      const fresh = new Set(inserted.map((r) => Number(r.range_start)));
+      const ranges = candidates.filter((c) => fresh.has(c.range_start));
+      await enqueueTasks(
+        tx,
+        ranges.map((c) => {
+          const payload: CryoIngestPayload = {
+            operator: "cryo_ingest",
+            chain_id: chainId,
+            dataset_key: datasetKey,
+            dataset_uuid: row.dataset_uuid,
+            cryo_dataset_name: row.cryo_dataset_name,
+            rpc_pool: row.rpc_pool,
+            range_start: c.range_start,
+            range_end: c.range_end,
+            config_hash: row.config_hash,
+          };
+          return { taskId: c.task_id, payload, maxAttempts: options.maxAttempts ?? 3 };
+        }),
+        { queue: options.wakeupQueue ?? WAKEUP_QUEUE },
+      );
+      slots -= ranges.length;
+      scheduled += ranges.length;
+      cursor = next;
     }
     await tx`
       UPDATE state.chain_sync_cursor SET next_block = ${cursor}, updated_at = now()

@@ -14,7 +14,7 @@ import {
   type TaskRow,
 } from "../state/index.ts";
 import { createDispatcher, type Dispatcher } from "./dispatcher.ts";
-import { enqueueTask } from "./enqueue.ts";
+import { enqueueTask, enqueueTasks } from "./enqueue.ts";
 import {
   type Claim,
   cryoPayload,
@@ -162,6 +162,62 @@ describe("enqueueTask", () => {
       (await sql`SELECT 1 FROM state.outbox WHERE outbox_id = ${wakeupOutboxId(taskId, 1)}`).length,
       0,
     );
+  });
+
+  test("a batch enqueues every task with its event and wake-up, or nothing on a conflict", async () => {
+    const ids = Array.from({ length: 5 }, () => randomUUID() as string);
+    const payloads = ids.map(() => cryoPayload());
+    const existing = randomUUID();
+    const existingPayload = cryoPayload();
+    await enqueueTask(sql, { taskId: existing, payload: existingPayload });
+    const first = await enqueueTasks(sql, [
+      ...ids.map((taskId, i) => ({ taskId, payload: payloads[i], maxAttempts: 2 })),
+      { taskId: existing, payload: existingPayload },
+    ]);
+    assert.deepEqual(first, [
+      ...ids.map((taskId) => ({ taskId, created: true })),
+      { taskId: existing, created: false },
+    ]);
+    for (const taskId of ids) {
+      assert.equal((await getTask(sql, taskId))?.max_attempts, 2);
+      assert.deepEqual(
+        (await listTaskEvents(sql, taskId)).map((e) => [e.event, e.detail]),
+        [["enqueued", { max_attempts: 2 }]],
+      );
+      const [w] =
+        await sql`SELECT payload FROM state.outbox WHERE outbox_id = ${wakeupOutboxId(taskId, 1)}`;
+      assert.deepEqual(w?.payload, { task_id: taskId });
+    }
+    // One task of the batch conflicts: none of the new ones is created.
+    const fresh = [randomUUID() as string, randomUUID() as string];
+    await assert.rejects(
+      enqueueTasks(sql, [
+        { taskId: fresh[0]!, payload: cryoPayload() },
+        { taskId: ids[2]!, payload: cryoPayload() },
+        { taskId: fresh[1]!, payload: cryoPayload() },
+      ]),
+      /different payload/,
+    );
+    for (const taskId of fresh) assert.equal(await getTask(sql, taskId), undefined);
+    await assert.rejects(
+      enqueueTasks(sql, [
+        { taskId: fresh[0]!, payload: cryoPayload() },
+        { taskId: fresh[0]!, payload: cryoPayload() },
+      ]),
+      /same task_id twice/,
+    );
+  });
+
+  test("concurrent identical enqueues of one new task create it once, without a conflict", async () => {
+    for (let round = 0; round < 5; round++) {
+      const taskId = randomUUID();
+      const payload = cryoPayload();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => enqueueTask(sql, { taskId, payload })),
+      );
+      assert.equal(results.filter((r) => r.created).length, 1);
+      assert.equal((await listTaskEvents(sql, taskId)).length, 1);
+    }
   });
 });
 
