@@ -25,6 +25,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [["status"], async () => (await import("./status.ts")).registerStatus],
   [["query"], async () => (await import("./query.ts")).registerQuery],
   [["devnet"], async () => (await import("./devnet.ts")).registerDevnet],
+  [["demo"], async () => (await import("./demo.ts")).registerDemo],
 ];
 
 /** The program with every command, or only those of `commandName` when it is a known one. */

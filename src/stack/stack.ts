@@ -15,7 +15,7 @@ import {
 import { describeError } from "../core/errors.ts";
 import { createQueryService, type QueryLimits, type QueryService } from "../query/index.ts";
 import { type ObjectStore, openObjectStore } from "../sink/index.ts";
-import { migrate } from "../state/index.ts";
+import { connect, migrate, type Sql } from "../state/index.ts";
 import { createWorker, type Worker } from "../worker/index.ts";
 import { acquireHomeLock, type HomeLock } from "./lock.ts";
 import { checkPortFree, isAddressInUse, PortInUseError } from "./ports.ts";
@@ -159,8 +159,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     );
     await dispatcher.start();
 
+    const querySql = await connectWarm(databaseUrl, "trace-query");
+    undo.push(() => querySql.end({ timeout: 5 }));
     const query: QueryService = await createQueryService({
-      databaseUrl,
+      sql: querySql,
       capability: capabilityKey(secrets),
       user: userKey(secrets),
       objectStore: store,
@@ -231,6 +233,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
           await Promise.all(workers.map((w) => settle(w.stop({ deadlineMs }))));
           await settle(dispatcher.stop());
           await settle(query.close());
+          await settle(querySql.end({ timeout: 5 }));
           await settle(store.close());
           if (database) await settle(database.stop());
           removeStack(home);
@@ -273,4 +276,21 @@ export function redactDatabaseUrl(url: string): string {
   } catch {
     return "<invalid DATABASE_URL>";
   }
+}
+
+/**
+ * A client whose first query has completed. postgres.js learns the array types on its first
+ * connection, but serialises a query's parameters when the query is built: on a cold client, an
+ * early `sql.array([...uuids])` (the registry lookup of the query path) is sent as a plain
+ * string and refused ("malformed array literal"). One round trip first avoids that.
+ */
+export async function connectWarm(databaseUrl: string, applicationName: string): Promise<Sql> {
+  const sql = connect(databaseUrl, { applicationName });
+  try {
+    await sql`SELECT 1`;
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw err;
+  }
+  return sql;
 }
