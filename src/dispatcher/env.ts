@@ -10,34 +10,46 @@ import type { DispatcherOptions } from "./dispatcher.ts";
  */
 
 const ms = z.coerce.number().int().positive();
-const EnvSchema = z.object({
-  DATABASE_URL: z.string().min(1, "DATABASE_URL is required"),
-  TRACE_WORKER_TOKEN: z.string().min(16, "TRACE_WORKER_TOKEN must be at least 16 bytes"),
-  TASK_CAPABILITY_SECRET: z.string().min(32, "TASK_CAPABILITY_SECRET must be at least 32 bytes"),
-  TASK_CAPABILITY_KID: z.string().min(1).default(TASK_TOKEN_DEFAULTS.kid),
-  TASK_CAPABILITY_ISS: z.string().min(1).default(TASK_TOKEN_DEFAULTS.issuer),
-  TASK_CAPABILITY_AUD: z.string().min(1).default(TASK_TOKEN_DEFAULTS.audience),
-  TASK_CAPABILITY_NEXT_KID: z.string().min(1).optional(),
-  TASK_CAPABILITY_NEXT_SECRET: z.string().min(32).optional(),
-  TASK_CAPABILITY_TTL_SECS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(TASK_TOKEN_DEFAULTS.ttlSeconds),
-  DISPATCHER_BIND: z
-    .string()
-    .regex(/^[^:]+:\d{1,5}$/, "DISPATCHER_BIND must be host:port")
-    .default("127.0.0.1:8080"),
-  ORG_ID: z.string().optional(),
-  TRACE_LEASE_MS: ms.default(120_000),
-  TRACE_OUTBOX_POLL_MS: ms.default(200),
-  TRACE_LEASE_REAPER_POLL_MS: ms.default(1000),
-  TRACE_RETRY_POLL_MS: ms.default(1000),
-  TRACE_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(30_000),
-  TRACE_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(600_000),
-  TRACE_RETRY_JITTER: z.coerce.number().min(0).lt(1).default(0.5),
-  TRACE_DISPATCHER_LOOPS: z.enum(["0", "1"]).default("1"),
-});
+const EnvSchema = z
+  .object({
+    DATABASE_URL: z.string().min(1, "DATABASE_URL is required"),
+    TRACE_WORKER_TOKEN: z.string().min(16, "TRACE_WORKER_TOKEN must be at least 16 bytes"),
+    TASK_CAPABILITY_SECRET: z.string().min(32, "TASK_CAPABILITY_SECRET must be at least 32 bytes"),
+    TASK_CAPABILITY_KID: z.string().min(1).default(TASK_TOKEN_DEFAULTS.kid),
+    TASK_CAPABILITY_ISS: z.string().min(1).default(TASK_TOKEN_DEFAULTS.issuer),
+    TASK_CAPABILITY_AUD: z.string().min(1).default(TASK_TOKEN_DEFAULTS.audience),
+    TASK_CAPABILITY_NEXT_KID: z.string().min(1).optional(),
+    TASK_CAPABILITY_NEXT_SECRET: z.string().min(32).optional(),
+    TASK_CAPABILITY_TTL_SECS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(TASK_TOKEN_DEFAULTS.ttlSeconds),
+    DISPATCHER_BIND: z
+      .string()
+      .regex(/^[^:]+:\d{1,5}$/, "DISPATCHER_BIND must be host:port")
+      .refine((v) => Number(v.split(":")[1]) <= 65_535, "DISPATCHER_BIND port must be <= 65535")
+      .default("127.0.0.1:8080"),
+    ORG_ID: z
+      .string()
+      .regex(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+        "ORG_ID must be a lowercase hyphenated UUID",
+      )
+      .optional(),
+    TRACE_LEASE_MS: ms.default(120_000),
+    TRACE_OUTBOX_POLL_MS: ms.default(200),
+    TRACE_LEASE_REAPER_POLL_MS: ms.default(1000),
+    TRACE_RETRY_POLL_MS: ms.default(1000),
+    TRACE_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(30_000),
+    TRACE_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(600_000),
+    TRACE_RETRY_JITTER: z.coerce.number().min(0).lt(1).default(0.5),
+    TRACE_DISPATCHER_LOOPS: z.enum(["0", "1"]).default("1"),
+  })
+  .refine((e) => e.TRACE_RETRY_MAX_MS >= e.TRACE_RETRY_BASE_MS, {
+    message: "TRACE_RETRY_MAX_MS must be >= TRACE_RETRY_BASE_MS",
+    path: ["TRACE_RETRY_MAX_MS"],
+  });
 
 export interface DispatcherEnvConfig {
   options: DispatcherOptions;
