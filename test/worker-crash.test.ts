@@ -62,23 +62,40 @@ test("a worker SIGKILLed mid-upload: lease expires, next start aborts its upload
       TRACE_RPC_POOL_HEAVY_URL: proxy.url,
       WORKER_POLL_MS: "20",
     },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
   child.stderr?.on("data", (d) => {
     stderr += String(d);
   });
+  // The child's log events, kept for the failure message (what was it doing?).
+  const childEvents: string[] = [];
+  let partial = "";
+  child.stdout?.on("data", (d) => {
+    const lines = (partial + String(d)).split("\n");
+    partial = lines.pop() ?? "";
+    for (const l of lines) {
+      const e = /"event":"([^"]+)"/.exec(l)?.[1];
+      if (e) childEvents.push(e);
+    }
+  });
   const prefix = `cryo/${CHAIN_ID}/${r!.payload.dataset_uuid}/`;
   // Wait for the multipart upload to be under way, freeze the chain, then kill the worker.
+  // Generous: on a loaded 2-core machine the extraction up to the first 5 MiB part is slow.
   const [upload] = await eventually(
     async () => {
       if (child?.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
       const pending = await stack.store.listIncomplete(prefix);
       return pending.length > 0 ? pending : undefined;
     },
-    60_000,
+    180_000,
     "a multipart upload in progress",
-  );
+  ).catch(async (err) => {
+    const t = await getTask(stack.sql, r!.taskId);
+    throw new Error(
+      `${err.message}; task ${t?.status} attempt ${t?.attempt} (${t?.last_error_category ?? "-"}); worker events: ${childEvents.slice(-15).join(", ")}`,
+    );
+  });
   proxy.stall();
   const exited = new Promise((resolve) => child!.once("exit", resolve));
   child.kill("SIGKILL");
