@@ -20,7 +20,7 @@ const result: QueryResult = {
 };
 
 describe("formatQueryResult table", () => {
-  test("aligns columns, right-aligns numbers, shortens hashes at both ends, counts rows", () => {
+  test("aligns columns, right-aligns numbers (and their headers), shortens hashes at both ends, counts rows", () => {
     const text = formatQueryResult(result, "table");
     const lines = text.split("\n");
     assert.equal(lines.at(-1), "");
@@ -28,7 +28,7 @@ describe("formatQueryResult table", () => {
     assert.equal(short.length, MAX_CELL_WIDTH);
     assert.ok(short.startsWith("0xabab") && short.endsWith("abab") && short.includes("…"));
     assert.deepEqual(lines.slice(0, -1), [
-      `block_number  ${"hash".padEnd(MAX_CELL_WIDTH)}  note   gas`,
+      `block_number  ${"hash".padEnd(MAX_CELL_WIDTH)}  note   ${"gas".padStart(16)}`,
       `------------  ${"-".repeat(MAX_CELL_WIDTH)}  -----  ----------------`,
       `           7  ${short}  plain                12`,
       `       12345  ${"0x01".padEnd(MAX_CELL_WIDTH)}  NULL   9007199254740993`,

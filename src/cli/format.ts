@@ -69,16 +69,16 @@ function formatTable(r: QueryResult): string {
   const widths = header.map((h, i) =>
     Math.max(h.length, ...body.map((cells) => cellLength(cells[i]))),
   );
-  const line = (cells: string[], isHeader: boolean) =>
+  const line = (cells: string[]) =>
     cells
       .map((c, i) => {
         const w = widths[i] ?? 0;
-        return right[i] && !isHeader ? c.padStart(w) : c.padEnd(w);
+        return right[i] ? c.padStart(w) : c.padEnd(w);
       })
       .join("  ")
       .trimEnd();
-  const out = [line(header, true), widths.map((w) => "-".repeat(w)).join("  ")];
-  for (const cells of body) out.push(line(cells, false));
+  const out = [line(header), widths.map((w) => "-".repeat(w)).join("  ")];
+  for (const cells of body) out.push(line(cells));
   out.push(footer);
   return `${out.join("\n")}\n`;
 }

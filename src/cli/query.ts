@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatQueryResult, OUTPUT_FORMATS, type OutputFormat } from "./format.ts";
 import { adminEndpoint, queryEndpoint } from "./local-stack.ts";
 import { runQuery } from "./query-client.ts";
@@ -11,6 +11,16 @@ interface QueryFlags {
   limit?: number;
 }
 
+// Not a variadic option: `--dataset logs "SELECT …"` would swallow the SQL as a second key.
+function collectKeys(value: string, previous: string[] | undefined): string[] {
+  const keys = value
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.length === 0) throw new InvalidArgumentError("expected a dataset key");
+  return [...(previous ?? []), ...keys];
+}
+
 /** `trace query [--dataset <key>...] [--format table|json|csv] "<SQL>"`. */
 export function registerQuery(program: Command): void {
   program
@@ -19,7 +29,11 @@ export function registerQuery(program: Command): void {
       "run SQL over the published chain_sync datasets (each a view named by its dataset_key) through the query service",
     )
     .argument("<sql>", 'the SQL, e.g. "SELECT count(*) FROM blocks"; - reads it from stdin')
-    .option("--dataset <key...>", "only these datasets (dataset_key as in the YAML)")
+    .option(
+      "--dataset <key>",
+      "only this dataset (dataset_key as in the YAML); repeat or separate with commas for several",
+      collectKeys,
+    )
     .addOption(
       new Option("--format <format>", "output format").choices(OUTPUT_FORMATS).default("table"),
     )

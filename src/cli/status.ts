@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { JobStatus } from "../chain-sync/status.ts";
+import { isRetryable } from "../core/errors.ts";
 import { type AdminSession, adminSession, resolveJobName } from "./admin.ts";
 import { renderStatus } from "./status-view.ts";
 import { parsePositive } from "./usage.ts";
@@ -63,13 +64,39 @@ async function watch(fetchJobs: () => Promise<JobStatus[]>, flags: StatusFlags):
     wake?.();
   };
   process.on("SIGINT", onSigint);
+  /** Waits one interval (or until Ctrl-C); true when stopped. */
+  const pause = async () => {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, flags.interval * 1000);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return stopped;
+  };
   let previous = "";
+  let seen = false;
   try {
     for (;;) {
-      const jobs = await fetchJobs();
+      let jobs: JobStatus[];
+      try {
+        jobs = await fetchJobs();
+        seen = true;
+      } catch (err) {
+        // Once watching, a dispatcher restart or blip is shown and waited out; a first
+        // failure (wrong address, token, job) is an error.
+        if (!seen || !isRetryable(err)) throw err;
+        process.stderr.write(`${new Date().toISOString()} ${(err as Error).message}; retrying\n`);
+        if (await pause()) return;
+        continue;
+      }
       if (flags.json)
         process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), jobs })}\n`);
-      else if (tty) process.stdout.write(`\x1b[H\x1b[2J${view(jobs)}`);
+      else if (tty)
+        process.stdout.write(
+          `\x1b[H\x1b[2J${view(jobs)}\n(every ${flags.interval}s until completed; Ctrl-C stops)\n`,
+        );
       else {
         // Relative ages change every second; compare without them.
         const text = view(jobs);
@@ -77,15 +104,7 @@ async function watch(fetchJobs: () => Promise<JobStatus[]>, flags: StatusFlags):
         if (key !== previous) process.stdout.write(`-- ${new Date().toISOString()}\n${text}`);
         previous = key;
       }
-      if (allCompleted(jobs) || stopped) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, flags.interval * 1000);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      if (stopped) return;
+      if (allCompleted(jobs) || stopped || (await pause())) return;
     }
   } finally {
     process.off("SIGINT", onSigint);
