@@ -11,9 +11,9 @@ import { boundedMessage } from "./errors.ts";
  * The chain_sync planner (trace-rust §2.8, without §9.3/§9.8). One tick plans every active
  * stream of every enabled job, each stream in its own transaction: lock the cursor (SKIP LOCKED,
  * so several dispatchers plan disjoint streams and never the same one twice), then while
- * in-flight < max_inflight and cursor < target insert the next [start, end) range, its task
- * (deterministic task_id) with its outbox wake-up, and advance the cursor. Either all of that
- * commits or none of it.
+ * in-flight < max_inflight and cursor < target insert the next [start, end) ranges, their tasks
+ * (deterministic task_ids) with their outbox wake-ups, and advance the cursor — a batch of
+ * ranges in one statement and their tasks in one more. Either all of that commits or none of it.
  */
 
 export interface PlannerOptions {
