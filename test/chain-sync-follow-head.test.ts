@@ -193,6 +193,56 @@ describe("follow_head", () => {
   });
 });
 
+describe("head errors per pool", () => {
+  test("a good pool clears only its own head errors on a job; the failing pool's error stays", async () => {
+    const twoPools = await startStack(loopDb.url, {
+      rpcEnv: {
+        TRACE_RPC_POOL_MAIN_URL: rpc.url,
+        // Nothing listens on port 1: connection refused.
+        TRACE_RPC_POOL_BROKEN_URL: "http://127.0.0.1:1",
+      },
+    });
+    try {
+      const { job_id } = await twoPools.admin.apply(
+        followYaml({
+          name: "two_pools",
+          chainId: node.chainId,
+          tailLag: 0,
+          pollSeconds: 1,
+          streams: { blocks: { pool: "main" }, logs: { pool: "broken" } },
+        }),
+      );
+      const jobError = async () =>
+        (
+          await twoPools.sql<{ kind: string | null; message: string | null }[]>`
+            SELECT last_error_kind AS kind, last_error_message AS message
+              FROM state.chain_sync_jobs WHERE job_id = ${job_id}`
+        )[0]!;
+      for (let round = 0; round < 2; round++) {
+        await twoPools.sql`
+          UPDATE state.chain_head_observations SET observed_at = observed_at - interval '1 hour'`;
+        assert.equal(await twoPools.dispatcher.observeHeadsOnce(), 1, "main observed");
+        const e = await jobError();
+        assert.equal(e.kind, "head_poll_failed", `round ${round}`);
+        assert.match(e.message!, /via pool broken failed/);
+      }
+      // Planning follows each pool: main's stream plans, the broken pool's stays blocked.
+      await twoPools.dispatcher.planOnce();
+      const status = await twoPools.admin.status("two_pools");
+      const byKey = Object.fromEntries(status.streams.map((s) => [s.dataset_key, s]));
+      assert.deepEqual([byKey.blocks!.blocked, byKey.blocks!.target], [null, node.head + 1]);
+      assert.deepEqual(
+        [byKey.logs!.blocked, byKey.logs!.observed_head, byKey.logs!.cursor],
+        ["missing_head_observation", null, 0],
+      );
+    } finally {
+      // Paused, so the loop test sharing this database neither polls nor plans it.
+      await twoPools.admin.pause("two_pools").catch(() => {});
+      await twoPools.stop();
+    }
+  });
+});
+
 describe("composed dispatcher with its loops", () => {
   test("wake-ups reach a worker and follow_head keeps up with a moving head", async () => {
     const live = { head: 49 };
