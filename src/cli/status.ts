@@ -30,11 +30,27 @@ export function registerStatus(program: Command): void {
       if (!flags.watch) {
         const jobs = await fetchJobs();
         process.stdout.write(
-          flags.json ? `${JSON.stringify(name ? jobs[0] : { jobs })}\n` : view(jobs),
+          flags.json
+            ? `${JSON.stringify(name ? jobs[0] : { jobs })}\n`
+            : renderStatus(jobs, { width: process.stdout.columns || 80 }),
         );
         return;
       }
-      await watch(fetchJobs, flags);
+      const stop = new AbortController();
+      const onSigint = () => stop.abort();
+      process.on("SIGINT", onSigint);
+      try {
+        await watchStatus({
+          fetchJobs,
+          out: process.stdout,
+          err: process.stderr,
+          intervalSeconds: flags.interval,
+          json: flags.json,
+          signal: stop.signal,
+        });
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
     });
 }
 
@@ -42,71 +58,73 @@ async function fetchStatus(session: AdminSession, name: string | undefined): Pro
   return name ? [await session.call((c) => c.status(name))] : await session.call((c) => c.list());
 }
 
-function view(jobs: JobStatus[]): string {
-  return renderStatus(jobs, { width: process.stdout.columns || 80 });
-}
-
 /** Done when every job shown is a fixed_target job that completed (follow_head never is). */
 function allCompleted(jobs: JobStatus[]): boolean {
   return jobs.length > 0 && jobs.every((j) => j.completed);
 }
 
+export interface WatchOptions {
+  fetchJobs: () => Promise<JobStatus[]>;
+  out: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  err: { write(text: string): unknown };
+  intervalSeconds: number;
+  json?: boolean;
+  /** Ctrl-C: ends the watch after the current refresh. */
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
 /**
- * In a terminal the view is redrawn in place; otherwise (a pipe, a log) a timestamped block is
- * printed whenever the view changed, so logs stay readable. JSON prints one line per refresh.
+ * Refreshes until every job shown completed or `signal` aborts. In a terminal the view is
+ * redrawn in place; otherwise (a pipe, a log) a timestamped block is printed whenever the view
+ * changed, so logs stay readable. JSON prints one line per refresh.
  */
-async function watch(fetchJobs: () => Promise<JobStatus[]>, flags: StatusFlags): Promise<void> {
-  const tty = process.stdout.isTTY === true && !flags.json;
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const onSigint = () => {
-    stopped = true;
-    wake?.();
-  };
-  process.on("SIGINT", onSigint);
-  /** Waits one interval (or until Ctrl-C); true when stopped. */
+export async function watchStatus(o: WatchOptions): Promise<void> {
+  const tty = o.out.isTTY === true && !o.json;
+  const now = o.now ?? (() => new Date());
+  const render = (jobs: JobStatus[]) =>
+    renderStatus(jobs, { now: now(), width: o.out.columns || 80 });
+  /** Waits one interval (or until aborted); true when aborted. */
   const pause = async () => {
+    if (o.signal?.aborted) return true;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, flags.interval * 1000);
-      wake = () => {
+      const done = () => {
         clearTimeout(timer);
+        o.signal?.removeEventListener("abort", done);
         resolve();
       };
+      const timer = setTimeout(done, o.intervalSeconds * 1000);
+      o.signal?.addEventListener("abort", done);
     });
-    return stopped;
+    return o.signal?.aborted === true;
   };
   let previous = "";
   let seen = false;
-  try {
-    for (;;) {
-      let jobs: JobStatus[];
-      try {
-        jobs = await fetchJobs();
-        seen = true;
-      } catch (err) {
-        // Once watching, a dispatcher restart or blip is shown and waited out; a first
-        // failure (wrong address, token, job) is an error.
-        if (!seen || !isRetryable(err)) throw err;
-        process.stderr.write(`${new Date().toISOString()} ${(err as Error).message}; retrying\n`);
-        if (await pause()) return;
-        continue;
-      }
-      if (flags.json)
-        process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), jobs })}\n`);
-      else if (tty)
-        process.stdout.write(
-          `\x1b[H\x1b[2J${view(jobs)}\n(every ${flags.interval}s until completed; Ctrl-C stops)\n`,
-        );
-      else {
-        // Relative ages change every second; compare without them.
-        const text = view(jobs);
-        const key = text.replace(/\(\d+[smhd][^,)]* ago, /g, "(");
-        if (key !== previous) process.stdout.write(`-- ${new Date().toISOString()}\n${text}`);
-        previous = key;
-      }
-      if (allCompleted(jobs) || stopped || (await pause())) return;
+  for (;;) {
+    let jobs: JobStatus[];
+    try {
+      jobs = await o.fetchJobs();
+      seen = true;
+    } catch (err) {
+      // Once watching, a dispatcher restart or blip is shown and waited out; a first failure
+      // (wrong address, token, job) is an error.
+      if (!seen || !isRetryable(err)) throw err;
+      o.err.write(`${now().toISOString()} ${(err as Error).message}; retrying\n`);
+      if (await pause()) return;
+      continue;
     }
-  } finally {
-    process.off("SIGINT", onSigint);
+    if (o.json) o.out.write(`${JSON.stringify({ at: now().toISOString(), jobs })}\n`);
+    else if (tty)
+      o.out.write(
+        `\x1b[H\x1b[2J${render(jobs)}\n(every ${o.intervalSeconds}s until completed; Ctrl-C stops)\n`,
+      );
+    else {
+      // Relative ages change every second; compare without them.
+      const text = render(jobs);
+      const key = text.replace(/\(\d+[smhd][^,)]* ago, /g, "(");
+      if (key !== previous) o.out.write(`-- ${now().toISOString()}\n${text}`);
+      previous = key;
+    }
+    if (allCompleted(jobs) || (await pause())) return;
   }
 }
