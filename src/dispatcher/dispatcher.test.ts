@@ -9,6 +9,7 @@ import {
   getTask,
   listDatasetVersions,
   listTaskEvents,
+  listTasks,
   PgQueue,
   type Sql,
   type TaskRow,
@@ -751,6 +752,42 @@ describe("completion", () => {
     // The old attempt's completion is stale now.
     const late = await api.complete(claim, { outcome: "success", datasets_published: [] });
     assert.equal(late.status, 409);
+  });
+});
+
+describe("status view", () => {
+  test("listTasks shows attempts, last error category and timestamps, newest change first", async () => {
+    const { taskId, claim } = await claimed();
+    await api.complete(claim, {
+      outcome: "retryable_error",
+      error: { category: "rpc_timeout", message: "slow node" },
+    });
+    const done = await claimed();
+    await api.complete(done.claim, {
+      outcome: "success",
+      datasets_published: [publicationFor(done.payload)],
+    });
+    const queued = await listTasks(sql, { status: "queued", limit: 1000 });
+    const row = queued.find((t) => t.task_id === taskId);
+    assert.ok(row, "the retrying task is listed as queued");
+    assert.equal(row.attempt, 2);
+    assert.equal(row.max_attempts, 3);
+    assert.equal(row.last_error_category, "rpc_timeout");
+    assert.ok(row.started_at instanceof Date && row.next_retry_at instanceof Date);
+    assert.equal(row.finished_at, null);
+    assert.ok(!("payload" in row) && !("lease_token" in row), "no payload or lease in a summary");
+    assert.ok(queued.every((t) => t.status === "queued"));
+    for (let i = 1; i < queued.length; i++) {
+      assert.ok(queued[i - 1]!.updated_at >= queued[i]!.updated_at, "newest change first");
+    }
+    // (Other tests' tasks change concurrently, so only this test's own rows are checked.)
+    const completed = await listTasks(sql, { status: "completed", limit: 1000 });
+    const finished = completed.find((t) => t.task_id === done.taskId);
+    assert.ok(finished?.finished_at instanceof Date);
+    assert.equal(finished?.last_error_category, null);
+    assert.ok((await listTasks(sql, { limit: 5 })).length <= 5);
+    await assert.rejects(listTasks(sql, { limit: 0 }), /limit must be/);
+    await assert.rejects(listTasks(sql, { status: "done" as never }), /status must be one of/);
   });
 });
 

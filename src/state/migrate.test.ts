@@ -108,6 +108,10 @@ test("a fresh database gets every table and every named index; re-running is a n
           "SELECT message_id FROM state.queue_messages WHERE queue_name = 'q' AND available_at <= now() ORDER BY available_at, created_at LIMIT 10",
         ],
         [
+          "task status view",
+          "SELECT task_id FROM state.tasks WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 100",
+        ],
+        [
           "task events",
           "SELECT * FROM state.task_events WHERE task_id = '00000000-0000-0000-0000-000000000001' ORDER BY at, event_id",
         ],
