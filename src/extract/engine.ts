@@ -160,73 +160,144 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   const ctx = { chainId: job.chainId };
   const files: ExtractedFile[] = [];
   const failed: FailedChunk[] = [];
+
+  /** One chunk's file being written: rows → encoder → destination. */
+  interface Running {
+    chunk: PlannedChunk;
+    index: number;
+    rows: number;
+    chunkBlocksDone: number;
+    /** Every row was handed to the encoder: the layout is free for the next chunk. */
+    rowsComplete: boolean;
+    rowsDone: Promise<void>;
+    /** Settles (never rejects) when the write ended. */
+    written: Promise<{ put?: PutResult; error?: RetryableError | FatalError }>;
+    /** Makes a chunk still building rows fail, so that it leaves no file. */
+    cancel(): void;
+  }
+
+  const start = (chunk: PlannedChunk, index: number): Running => {
+    const source = units;
+    let failure: { error: unknown } | undefined;
+    let cancelled = false;
+    let markRowsDone = () => {};
+    const run: Running = {
+      chunk,
+      index,
+      rows: 0,
+      chunkBlocksDone: 0,
+      rowsComplete: false,
+      rowsDone: new Promise<void>((resolve) => {
+        markRowsDone = resolve;
+      }),
+      written: Promise.resolve({}),
+      cancel: () => {
+        cancelled = true;
+      },
+    };
+    const stopIfCancelled = () => {
+      if (cancelled) {
+        throw new RetryableError("cancelled: an earlier chunk failed", { category: "aborted" });
+      }
+    };
+    async function* batches() {
+      try {
+        for (let b = chunk.start; b <= chunk.end; b++) {
+          stopIfCancelled();
+          const next = await source.next();
+          stopIfCancelled();
+          if (next.done)
+            throw new FatalError(`fetch ended before block ${b}`, { category: "internal" });
+          for (const row of def.rows(next.value)) {
+            layout.append(row, ctx);
+            run.rows++;
+          }
+          blocksDone++;
+          run.chunkBlocksDone++;
+          if (layout.rows >= BATCH_ROWS || layout.byteSize >= BATCH_BYTES) yield layout.takeBatch();
+          job.onProgress?.({
+            dataset: def.name,
+            blocksDone,
+            blocksTotal,
+            rows: rowsDone + run.rows,
+          });
+        }
+        if (layout.rows > 0) yield layout.takeBatch();
+        run.rowsComplete = true;
+        markRowsDone();
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+    }
+    const body = encodeParquet(layout.schema, batches(), {
+      compression: opts.compression,
+      rowGroupSize: opts.rowGroupSize,
+      statistics: opts.statistics,
+    });
+    run.written = job.write(chunk.name, body).then(
+      (put) => (failure ? { error: chunkError(chunk.name, failure.error) } : { put }),
+      (writeError) => ({ error: chunkError(chunk.name, failure ? failure.error : writeError) }),
+    );
+    return run;
+  };
+
+  /** Waits for a chunk's write and records it; throws unless failures are to be skipped. */
+  const settle = async (run: Running): Promise<void> => {
+    const { chunk } = run;
+    const { put, error } = await run.written;
+    if (signal?.aborted) throw chunkError(chunk.name, abortError(signal));
+    if (error || !put) {
+      const chunkFailure = error ?? chunkError(chunk.name, new Error("no write result"));
+      if (!job.continueAfterChunkFailure) throw chunkFailure;
+      failed.push({ name: chunk.name, blocks: [chunk.start, chunk.end], error: chunkFailure });
+      blocksDone += chunk.end - chunk.start + 1 - run.chunkBlocksDone;
+      if (!run.rowsComplete) {
+        // It stopped inside its blocks: drop half-built rows and restart fetching after it.
+        if (layout.rows > 0) layout.takeBatch();
+        await units.return(undefined);
+        units = prefetchFrom(run.index + 1);
+      }
+      return;
+    }
+    rowsDone += run.rows;
+    const file: ExtractedFile = {
+      name: chunk.name,
+      key: put.key,
+      rows: run.rows,
+      size: put.size,
+      sha256: put.sha256,
+      blocks: [chunk.start, chunk.end],
+    };
+    files.push(file);
+    job.onProgress?.({ dataset: def.name, blocksDone, blocksTotal, rows: rowsDone, file });
+  };
+
+  // At most two chunks are open: the next one starts as soon as the previous one's rows are all
+  // with its encoder, so that one's last row group, footer and upload completion overlap with
+  // fetching and building the next instead of stalling the prefetch window.
+  let previous: Running | undefined;
+  let current: Running | undefined;
   try {
     for (let index = 0; index < todo.length; index++) {
-      const chunk = todo[index] as PlannedChunk;
-      const chunkBlocks = chunk.end - chunk.start + 1;
-      let failure: { error: unknown } | undefined;
-      let rows = 0;
-      let chunkBlocksDone = 0;
-      const source = units;
-      async function* batches() {
-        try {
-          for (let b = chunk.start; b <= chunk.end; b++) {
-            const next = await source.next();
-            if (next.done)
-              throw new FatalError(`fetch ended before block ${b}`, { category: "internal" });
-            for (const row of def.rows(next.value)) {
-              layout.append(row, ctx);
-              rows++;
-            }
-            blocksDone++;
-            chunkBlocksDone++;
-            if (layout.rows >= BATCH_ROWS || layout.byteSize >= BATCH_BYTES)
-              yield layout.takeBatch();
-            job.onProgress?.({ dataset: def.name, blocksDone, blocksTotal, rows: rowsDone + rows });
-          }
-          if (layout.rows > 0) yield layout.takeBatch();
-        } catch (error) {
-          failure = { error };
-          throw error;
-        }
-      }
-      const body = encodeParquet(layout.schema, batches(), {
-        compression: opts.compression,
-        rowGroupSize: opts.rowGroupSize,
-        statistics: opts.statistics,
-      });
-      let error: RetryableError | FatalError | undefined;
-      let put: PutResult | undefined;
-      try {
-        put = await job.write(chunk.name, body);
-        if (failure) error = chunkError(chunk.name, failure.error);
-      } catch (writeError) {
-        error = chunkError(chunk.name, failure ? failure.error : writeError);
-      }
-      if (signal?.aborted) throw chunkError(chunk.name, abortError(signal));
-      if (error || !put) {
-        const chunkFailure = error ?? chunkError(chunk.name, new Error("no write result"));
-        if (!job.continueAfterChunkFailure) throw chunkFailure;
-        failed.push({ name: chunk.name, blocks: [chunk.start, chunk.end], error: chunkFailure });
-        // Drop half-built rows, count the chunk's blocks as done, and restart fetching after it.
-        if (layout.rows > 0) layout.takeBatch();
-        blocksDone += chunkBlocks - chunkBlocksDone;
-        await units.return(undefined);
-        units = prefetchFrom(index + 1);
-        continue;
-      }
-      rowsDone += rows;
-      const file: ExtractedFile = {
-        name: chunk.name,
-        key: put.key,
-        rows,
-        size: put.size,
-        sha256: put.sha256,
-        blocks: [chunk.start, chunk.end],
-      };
-      files.push(file);
-      job.onProgress?.({ dataset: def.name, blocksDone, blocksTotal, rows: rowsDone, file });
+      current = start(todo[index] as PlannedChunk, index);
+      await Promise.race([current.rowsDone, current.written]);
+      if (previous) await settle(previous);
+      previous = undefined;
+      if (current.rowsComplete) previous = current;
+      else await settle(current);
+      current = undefined;
     }
+    if (previous) await settle(previous);
+    previous = undefined;
+  } catch (error) {
+    // Nothing may still be writing once this returns: stop and wait for open chunks.
+    for (const run of [previous, current]) {
+      if (!run) continue;
+      run.cancel();
+      await run.written;
+    }
+    throw error;
   } finally {
     await units.return(undefined);
   }
