@@ -50,7 +50,7 @@ export const DEMO_QUERIES: { title: string; sql: string }[] = [
     title: "Failed transaction share",
     sql: [
       "SELECT count(*) AS transactions, count(*) FILTER (WHERE NOT success) AS failed,",
-      "round(100.0 * count(*) FILTER (WHERE NOT success) / count(*), 2) AS failed_pct",
+      "CAST(100.0 * count(*) FILTER (WHERE NOT success) / count(*) AS DECIMAL(5, 2)) AS failed_pct",
       "FROM transactions",
     ].join(" "),
   },
