@@ -87,7 +87,7 @@ export interface CliRun {
 export function trace(
   cli: CliStack,
   args: string[],
-  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number; input?: string } = {},
 ): Promise<CliRun> {
   const env = { ...cli.env, ...options.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
@@ -95,14 +95,15 @@ export function trace(
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: cli.dir,
       env: env as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => {
+    child.stdout?.on("data", (d) => {
       stdout += d;
     });
-    child.stderr.on("data", (d) => {
+    child.stderr?.on("data", (d) => {
       stderr += d;
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);

@@ -114,7 +114,7 @@ test("apply → pause → resume → status --watch to completion → query matc
 
   // The published data, through the query service with the locally minted dev token.
   // Independent queries run side by side (each is its own process).
-  const [q, perBlock, table, narrowed, unknown, rejected, badSecret, unreachable] =
+  const [q, perBlock, table, narrowed, unknown, rejected, badSecret, unreachable, fromStdin] =
     await Promise.all([
       trace(cli, [
         "query",
@@ -138,6 +138,10 @@ test("apply → pause → resume → status --watch to completion → query matc
       trace(cli, ["query", "SELECT 1"], { env: { TRACE_USER_TOKEN_SECRET: "x".repeat(40) } }),
       trace(cli, ["query", "SELECT 1"], {
         env: { TRACE_QUERY_URL: `http://127.0.0.1:${closedPort}` },
+      }),
+      trace(cli, ["query", "--format", "csv", "-"], {
+        input:
+          "SELECT count(*) AS n, min(block_number) AS lo, max(block_number) AS hi\nFROM blocks\n",
       }),
     ]);
   assert.equal(q.code, 0, q.stderr);
@@ -178,6 +182,9 @@ test("apply → pause → resume → status --watch to completion → query matc
 
   assert.equal(narrowed.code, 1);
   assert.equal(narrowed.stderr, "error: query refused: query could not be planned\n");
+
+  assert.equal(fromStdin.code, 0, fromStdin.stderr);
+  assert.equal(fromStdin.stdout, `n,lo,hi\r\n${TO - FROM},${FROM},${TO - 1}\r\n`);
 
   // Bad input and unusable services: the specific message, a non-zero exit, nothing on stdout.
   for (const r of [narrowed, unknown, rejected, badSecret, unreachable]) assert.equal(r.stdout, "");

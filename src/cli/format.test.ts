@@ -36,11 +36,16 @@ describe("formatQueryResult table", () => {
     ]);
   });
 
-  test("says when the service truncated the result, and by which cap", () => {
+  test("says when the service truncated the result, and by which limit", () => {
     const text = formatQueryResult({ ...result, truncated: true, truncatedBy: "rows" }, "table");
     assert.match(
       text.trimEnd().split("\n").at(-1) ?? "",
-      /^\(2 rows; truncated by the service's row cap: /,
+      /^\(2 rows; more rows match: raise --limit \(the service caps it\) or narrow the query\)$/,
+    );
+    const bytes = formatQueryResult({ ...result, truncated: true, truncatedBy: "bytes" }, "table");
+    assert.match(
+      bytes,
+      /\n\(2 rows; cut at the service's result size cap: narrow the query or select fewer columns\)\n$/,
     );
     const one = formatQueryResult({ ...result, rows: [result.rows[0] ?? []] }, "table");
     assert.match(one, /\n\(1 row\)\n$/);

@@ -89,13 +89,10 @@ function cellLength(cell: string | undefined): number {
 
 function truncationNote(r: QueryResult): string {
   if (!r.truncated) return "";
-  const by =
-    r.truncatedBy === "bytes"
-      ? "the service's result size cap"
-      : r.truncatedBy === "rows"
-        ? "the service's row cap"
-        : "the service";
-  return `; truncated by ${by}: more rows match, narrow the query or add a LIMIT/aggregation`;
+  if (r.truncatedBy === "bytes")
+    return "; cut at the service's result size cap: narrow the query or select fewer columns";
+  // "rows" (or unspecified): the row limit asked for, itself capped by the service.
+  return "; more rows match: raise --limit (the service caps it) or narrow the query";
 }
 
 /** `{columns, rows, truncated}` with one row per line; i64 values stay digit-exact. */
