@@ -216,24 +216,31 @@ function errorJson(err: unknown) {
 }
 
 /** One self-overwriting stderr line: blocks/s, rows, ETA. Only used on a TTY. */
-class ProgressLine {
-  private readonly started = performance.now();
-  private last = 0;
+export class ProgressLine {
+  private readonly started: number;
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly out: { write(s: string): unknown } = process.stderr,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.started = now();
+  }
 
   update(p: ExtractProgress): void {
-    const now = performance.now();
+    const now = this.now();
     if (now - this.last < 200 && !p.file) return;
     this.last = now;
     const secs = (now - this.started) / 1000;
     const rate = secs > 0 ? p.blocksDone / secs : 0;
     const eta = rate > 0 ? Math.ceil((p.blocksTotal - p.blocksDone) / rate) : undefined;
-    process.stderr.write(
+    this.out.write(
       `\r\x1b[K${p.dataset}: ${p.blocksDone}/${p.blocksTotal} blocks, ${p.rows} rows, ` +
         `${rate.toFixed(1)} blocks/s${eta === undefined ? "" : `, ETA ${eta}s`}`,
     );
   }
 
   clear(): void {
-    process.stderr.write("\r\x1b[K");
+    this.out.write("\r\x1b[K");
   }
 }
