@@ -155,6 +155,12 @@ test("unreachable, unauthorised or missing services; unknown jobs", async () => 
       stderr: /^error: no published datasets to query yet: apply a chain_sync job/,
     },
     {
+      args: ["query", "SELECT 1"],
+      env: { TRACE_ORG_ID: "my-org" },
+      code: 2,
+      stderr: 'error: the org id must be a lowercase UUID (TRACE_ORG_ID), got "my-org"\n',
+    },
+    {
       args: ["query", "--format", "xml", "SELECT 1"],
       code: 2,
       stderr: /option '--format <format>' argument 'xml' is invalid/,

@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ChainSyncAdminClient } from "../src/chain-sync/client.ts";
+import { chainSyncDatasetGrants } from "../src/chain-sync/grants.ts";
+import { viewGrants } from "../src/cli/query-client.ts";
+import { DEFAULT_ORG_ID } from "../src/core/ids.ts";
 import { eventually } from "../src/dispatcher/testkit.ts";
 import { ADMIN_TOKEN, type CliStack, startCliStack, syncYaml, trace } from "./cli-client-kit.ts";
 import { freePort } from "./support/net.ts";
@@ -111,6 +114,12 @@ test("apply → pause → resume → status --watch to completion → query matc
   assert.match(last, /^job cli_demo {2}fixed_target {2}active {2}completed /);
   assert.equal(last.match(/\[#+\] 100\.0% {2}400\/400 blocks/g)?.length, 3);
   assert.equal(last.match(/ranges 4 done · 0 failed · 0 in flight/g)?.length, 3);
+
+  // The dev token names each dataset's view as the server side does.
+  assert.deepEqual(
+    viewGrants(await admin.datasets()).map(({ dataset_uuid, name }) => ({ dataset_uuid, name })),
+    await chainSyncDatasetGrants(stack.sql, DEFAULT_ORG_ID),
+  );
 
   // The published data, through the query service with the locally minted dev token.
   // Independent queries run side by side (each is its own process).

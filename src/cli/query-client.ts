@@ -1,6 +1,7 @@
 import { userInfo } from "node:os";
 import type { ChainSyncDataset } from "../chain-sync/grants.ts";
 import { FatalError, RetryableError } from "../core/errors.ts";
+import { isUuid } from "../core/ids.ts";
 import { type DatasetGrant, mintUserToken, type TokenKeyConfig } from "../core/tokens.ts";
 import { adminSessionFor } from "./admin.ts";
 import { connectionError } from "./connection.ts";
@@ -28,6 +29,10 @@ export interface RunQueryOptions {
  * dataset is a view named by its dataset_key.
  */
 export async function runQuery(opts: RunQueryOptions): Promise<QueryResult> {
+  if (!isUuid(opts.query.orgId))
+    throw new UsageError(
+      `the org id must be a lowercase UUID (TRACE_ORG_ID), got "${opts.query.orgId}"`,
+    );
   const published = await adminSessionFor(opts.admin).call((c) => c.datasets());
   const grants = selectGrants(viewGrants(published), opts.datasets);
   const token = await mintUserToken(
@@ -71,8 +76,12 @@ export async function runQuery(opts: RunQueryOptions): Promise<QueryResult> {
   return toResult(body);
 }
 
-/** The view name of each dataset, as the dispatcher names them (chainSyncDatasetGrants). */
-function viewGrants(datasets: ChainSyncDataset[]): (DatasetGrant & { key: string })[] {
+/**
+ * The view name of each dataset, exactly as the server side names them
+ * (`chainSyncDatasetGrants` in src/chain-sync/grants.ts needs a database; this works on the
+ * admin API's list): the dataset_key, or `<key>_c<chain_id>` when two chains share a key.
+ */
+export function viewGrants(datasets: ChainSyncDataset[]): (DatasetGrant & { key: string })[] {
   const perKey = new Map<string, number>();
   for (const d of datasets) perKey.set(d.dataset_key, (perKey.get(d.dataset_key) ?? 0) + 1);
   return datasets.map((d) => {
