@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { makeVector } from "apache-arrow";
 import { blockChunks, chunkFileName, networkName } from "../extract/naming.ts";
+import { BytesColumn } from "../parquet/columns.ts";
 import { recordedResult } from "./fixtures.ts";
 import { compileLayout, getDataset, parseU256Types, selectColumns } from "./index.ts";
 import { effectiveGasPrice, type TxUnit, transactions } from "./transactions.ts";
 import type { JsonBlock, JsonReceipt } from "./types.ts";
+import { writeBinary } from "./values.ts";
 
 test("aliases resolve to canonical names; unknown datasets are rejected with the list", () => {
   assert.equal(getDataset("txs").name, "transactions");
@@ -144,4 +147,24 @@ test("cryo file naming and chunking: end-inclusive labels, zero-padded to 8 digi
   ]);
   assert.throws(() => blockChunks(5, 5, 1000), /empty block range 5:5/);
   assert.throws(() => blockChunks(0, 5, 0), /chunk size must be a positive integer/);
+});
+
+test("binary columns: malformed hex is refused without committing bytes; valid hex round-trips", () => {
+  const col = new BytesColumn("binary");
+  writeBinary(col, "input", "0x00ff10");
+  for (const bad of ["0x12zz", "0x123", "12ab", "0X12", "0x1g", 5]) {
+    assert.throws(
+      () => writeBinary(col, "input", bad as string),
+      /invalid value for column input/,
+      String(bad),
+    );
+  }
+  writeBinary(col, "input", "0x");
+  writeBinary(col, "input", "0xAbCd");
+  const data = col.finish();
+  const vector = makeVector(data);
+  assert.deepEqual(
+    [...vector].map((b) => Buffer.from(b as Uint8Array).toString("hex")),
+    ["00ff10", "", "abcd"],
+  );
 });

@@ -26,6 +26,7 @@ export interface TxRow {
   block: JsonBlock;
   receipt: JsonReceipt | undefined;
   index: number;
+  inputCounts?: { total: number; zero: number };
 }
 
 const U64_MASK = (1n << 64n) - 1n;
@@ -57,8 +58,10 @@ function yParity(tx: JsonTx): boolean | null {
   return (v - 35n) % 2n === 1n;
 }
 
+/** Three columns use the input's byte counts: count them once per row. */
 function inputBytes(r: TxRow) {
-  return countBytes("input", r.tx.input);
+  r.inputCounts ??= countBytes("input", r.tx.input);
+  return r.inputCounts;
 }
 
 const columns: ColumnSpec<TxRow>[] = [
