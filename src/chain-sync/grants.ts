@@ -104,20 +104,29 @@ export async function listChainSyncDatasets(
 const VIEW_NAME_RE = /^[a-z_][a-z0-9_]{0,63}$/;
 
 /**
- * Grants for a user query over an org's published chain_sync datasets. The view name is the
- * dataset_key; when two chains share a key, each view gets `_c{chain_id}` appended.
+ * The view name of each dataset in a user query: the dataset_key; when two chains share a key,
+ * each view gets `_c{chain_id}` appended. Pure, so clients that list datasets over the admin API
+ * name views exactly as the server does.
  */
+export function datasetViewGrants(
+  datasets: Pick<ChainSyncDataset, "dataset_uuid" | "dataset_key" | "chain_id">[],
+): (DatasetGrant & { key: string })[] {
+  const perKey = new Map<string, number>();
+  for (const d of datasets) perKey.set(d.dataset_key, (perKey.get(d.dataset_key) ?? 0) + 1);
+  return datasets.map((d) => {
+    let name =
+      (perKey.get(d.dataset_key) ?? 0) > 1 ? `${d.dataset_key}_c${d.chain_id}` : d.dataset_key;
+    if (!VIEW_NAME_RE.test(name)) name = `d_${name}`;
+    return { key: d.dataset_key, dataset_uuid: d.dataset_uuid, name: name.slice(0, 64) };
+  });
+}
+
+/** Grants for a user query over an org's published chain_sync datasets (see datasetViewGrants). */
 export async function chainSyncDatasetGrants(
   db: Db,
   orgId: string,
   options: { jobName?: string } = {},
 ): Promise<DatasetGrant[]> {
   const datasets = await listChainSyncDatasets(db, orgId, options);
-  const perKey = new Map<string, number>();
-  for (const d of datasets) perKey.set(d.dataset_key, (perKey.get(d.dataset_key) ?? 0) + 1);
-  return datasets.map((d) => {
-    let name = perKey.get(d.dataset_key)! > 1 ? `${d.dataset_key}_c${d.chain_id}` : d.dataset_key;
-    if (!VIEW_NAME_RE.test(name)) name = `d_${name}`;
-    return { dataset_uuid: d.dataset_uuid, name: name.slice(0, 64) };
-  });
+  return datasetViewGrants(datasets).map(({ dataset_uuid, name }) => ({ dataset_uuid, name }));
 }

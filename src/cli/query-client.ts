@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import type { ChainSyncDataset } from "../chain-sync/grants.ts";
+import { datasetViewGrants } from "../chain-sync/grants.ts";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { isUuid } from "../core/ids.ts";
 import { type DatasetGrant, mintUserToken, type TokenKeyConfig } from "../core/tokens.ts";
@@ -76,21 +76,8 @@ export async function runQuery(opts: RunQueryOptions): Promise<QueryResult> {
   return toResult(body);
 }
 
-/**
- * The view name of each dataset, exactly as the server side names them
- * (`chainSyncDatasetGrants` in src/chain-sync/grants.ts needs a database; this works on the
- * admin API's list): the dataset_key, or `<key>_c<chain_id>` when two chains share a key.
- */
-export function viewGrants(datasets: ChainSyncDataset[]): (DatasetGrant & { key: string })[] {
-  const perKey = new Map<string, number>();
-  for (const d of datasets) perKey.set(d.dataset_key, (perKey.get(d.dataset_key) ?? 0) + 1);
-  return datasets.map((d) => {
-    let name =
-      (perKey.get(d.dataset_key) ?? 0) > 1 ? `${d.dataset_key}_c${d.chain_id}` : d.dataset_key;
-    if (!/^[a-z_][a-z0-9_]{0,63}$/.test(name)) name = `d_${name}`;
-    return { key: d.dataset_key, dataset_uuid: d.dataset_uuid, name: name.slice(0, 64) };
-  });
-}
+/** The view name of each dataset, as the server names them (shared with src/chain-sync). */
+export const viewGrants = datasetViewGrants;
 
 function selectGrants(
   all: (DatasetGrant & { key: string })[],
