@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { baseEnv, processAlive, processesMentioning, startUp, tempDir } from "./cli-up-kit.ts";
+import { freePort } from "./support/net.ts";
 
 test("after a SIGKILLed trace up, the next one on the same home starts (orphaned PostgreSQL stopped) and stops cleanly", async () => {
   const dir = tempDir("up-crash");
@@ -24,8 +25,15 @@ test("after a SIGKILLed trace up, the next one on the same home starts (orphaned
   assert.ok(processAlive(orphan), "the killed process could not stop its PostgreSQL");
   assert.ok(existsSync(join(home, "up.lock")) && existsSync(join(home, "stack.json")));
 
-  const second = startUp(args, env);
+  // --no-rpc-check: an unreachable pool is only a warning (named, its endpoint redacted).
+  const dead = `http://127.0.0.1:${await freePort()}/key123`;
+  const second = startUp([...args, "--no-rpc-check"], { ...env, TRACE_RPC_POOL_DEAD_URL: dead });
   const stack = await second.ready();
+  assert.match(
+    second.output(),
+    /warning: RPC pool "dead" \(TRACE_RPC_POOL_DEAD_URL, endpoint http:\/\/127\.0\.0\.1:\d+\) is unreachable: connection refused/,
+  );
+  assert.ok(!second.output().includes("key123"));
   assert.equal(stack.pid, second.child.pid);
   assert.equal(processAlive(orphan), false, "the orphaned postmaster was stopped");
   const current = postmaster();
