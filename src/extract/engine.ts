@@ -281,9 +281,13 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   try {
     for (let index = 0; index < todo.length; index++) {
       current = start(todo[index] as PlannedChunk, index);
+      if (previous) {
+        // Settle the previous file as soon as it ends (a failure then stops this chunk early).
+        await Promise.race([current.rowsDone, current.written, previous.written]);
+        await settle(previous);
+        previous = undefined;
+      }
       await Promise.race([current.rowsDone, current.written]);
-      if (previous) await settle(previous);
-      previous = undefined;
       if (current.rowsComplete) previous = current;
       else await settle(current);
       current = undefined;
