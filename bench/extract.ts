@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/extract.ts [--datasets blocks,transactions,logs] [--sizes 10000,100000]
  *                                      [--targets file,s3] [--start 1000000]
- *                                      [--node-options "--max-old-space-size=256"]
+ *                                      [--node-options=--max-old-space-size=256]
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process so its peak RSS (VmHWM) is its own:
