@@ -5,12 +5,12 @@
  * service answers over them.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { ChainSyncAdminClient } from "../src/chain-sync/client.ts";
-import { userKey } from "../src/cli/local-stack.ts";
+import { loadOrCreateSecrets, userKey } from "../src/cli/local-stack.ts";
 import { runQuery } from "../src/cli/query-client.ts";
 import { startDevnet } from "../src/devnet/server.ts";
 import { eventually } from "../src/dispatcher/testkit.ts";
@@ -84,4 +84,18 @@ test("startLocalStack uses DATABASE_URL and an s3:// object store when they are 
   }
   assert.equal(existsSync(join(home, "stack.json")), false);
   assert.equal(existsSync(join(home, "up.lock")), false);
+});
+
+test("an older secrets.json (no PostgreSQL password) keeps its secrets and gains one", () => {
+  const home = join(tempDir("secrets-upgrade"), "home");
+  const { postgres_password: _, ...older } = loadOrCreateSecrets(home);
+  writeFileSync(join(home, "secrets.json"), JSON.stringify(older));
+  const upgraded = loadOrCreateSecrets(home);
+  assert.deepEqual(
+    { ...upgraded, postgres_password: undefined },
+    { ...older, postgres_password: undefined },
+  );
+  assert.ok((upgraded.postgres_password ?? "").length >= 16);
+  assert.deepEqual(loadOrCreateSecrets(home), upgraded);
+  assert.equal(statSync(join(home, "secrets.json")).mode & 0o777, 0o600);
 });
