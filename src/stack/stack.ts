@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -91,9 +91,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       "the dispatcher and the query service need different ports",
     );
 
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  // Others may not list or write the home; as root, the `postgres` user must traverse it.
-  chmodSync(home, (statSync(home).mode & 0o700) | (userInfo().uid === 0 ? 0o011 : 0));
+  if (!existsSync(home)) {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    // Others may not list or write a new home; as root, the `postgres` user must traverse it.
+    // An existing directory keeps its mode (it may be a folder the user chose with --home).
+    if (userInfo().uid === 0) chmodSync(home, 0o711);
+  }
   const lock: HomeLock = acquireHomeLock(home);
 
   // Everything started so far, stopped in reverse order if a later step fails.
