@@ -83,7 +83,8 @@ export async function startEmbeddedPostgres(
         user: "postgres",
         password: options.password,
         persistent: true,
-        createPostgresUser: true,
+        // Only as root: the library would otherwise try (and fail) to create the user anyway.
+        createPostgresUser: userInfo().uid === 0,
         onLog: record,
         onError: record,
       }).initialise();
