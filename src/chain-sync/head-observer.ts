@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { describeError, errorCategory } from "../core/errors.ts";
 import { resolveRpcPool } from "../core/rpc-pools.ts";
 import { RpcClient } from "../rpc/index.ts";
-import type { Sql } from "../state/index.ts";
+import { type Sql, textArray, uuidArray } from "../state/index.ts";
 import { recordError } from "./planner.ts";
 
 /**
@@ -113,8 +113,8 @@ export class HeadObserver {
     await sql`
       UPDATE state.chain_sync_jobs
          SET last_error_kind = NULL, last_error_message = NULL, last_error_at = NULL
-       WHERE job_id = ANY(${sql.array(g.job_ids)}::uuid[])
-         AND last_error_kind = ANY(${sql.array([...HEAD_ERROR_KINDS])}::text[])
+       WHERE job_id = ANY(${uuidArray(sql, g.job_ids)})
+         AND last_error_kind = ANY(${textArray(sql, HEAD_ERROR_KINDS)})
          AND position(${`pool ${g.rpc_pool} `} IN last_error_message) > 0`;
   }
 

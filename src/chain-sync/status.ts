@@ -1,4 +1,4 @@
-import type { Db } from "../state/index.ts";
+import { type Db, uuidArray } from "../state/index.ts";
 import { JobNotFoundError } from "./errors.ts";
 
 /**
@@ -193,7 +193,7 @@ export async function listChainSyncStatus(
           FROM state.chain_sync_scheduled_ranges r
          WHERE r.job_id = s.job_id AND r.dataset_key = s.dataset_key AND r.status = 'failed'
          ORDER BY r.failed_at DESC LIMIT 1) lf ON true
-     WHERE s.job_id = ANY(${db.array(ids)}::uuid[])
+     WHERE s.job_id = ANY(${uuidArray(db, ids)})
      ORDER BY s.job_id, s.dataset_key`;
   return jobs.map((j) =>
     toJobStatus(

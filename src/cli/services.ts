@@ -99,7 +99,7 @@ export async function runQueryService(env: NodeJS.ProcessEnv): Promise<number> {
   let sql: Sql | undefined;
   try {
     const cfg = queryConfigFromEnv(env);
-    // See connectWarm: the first registry lookup must not run on a cold client.
+    // See connectWarm: a database that cannot be reached stops the service at start.
     sql = await connectWarm(cfg.options.databaseUrl as string, "trace-query");
     service = await createQueryService({ ...cfg.options, databaseUrl: undefined, sql });
     try {

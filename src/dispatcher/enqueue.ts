@@ -1,7 +1,7 @@
 import { FatalError } from "../core/errors.ts";
 import { isUuid, wakeupOutboxId } from "../core/ids.ts";
 import { type TaskPayload, TaskPayloadSchema } from "../core/types.ts";
-import type { Db, Sql, Tx } from "../state/index.ts";
+import { type Db, type Sql, type Tx, uuidArray } from "../state/index.ts";
 import { WAKEUP_QUEUE } from "./lifecycle.ts";
 
 export interface EnqueueTaskInput {
@@ -90,7 +90,7 @@ export async function enqueueTasks(
               FROM state.tasks t
               JOIN jsonb_to_recordset(${tx.json(rows as never)}) AS i(task_id uuid, payload jsonb)
                 USING (task_id)
-             WHERE t.task_id = ANY(${tx.array(unseen)}::uuid[])`;
+             WHERE t.task_id = ANY(${uuidArray(tx, unseen)})`;
     if (
       result.some((r) => !r.created && r.same === false) ||
       recheck.length !== unseen.length ||

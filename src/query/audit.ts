@@ -1,4 +1,4 @@
-import type { Db } from "../state/index.ts";
+import { type Db, uuidArray } from "../state/index.ts";
 
 /** One audit row per authenticated request (data.query_audit). Never the SQL text. */
 export interface AuditRecord {
@@ -18,6 +18,6 @@ export async function writeAudit(sql: Db, a: AuditRecord): Promise<void> {
     INSERT INTO data.query_audit
       (org_id, subject, route, task_id, dataset_ids, row_count, duration_ms, outcome, error_category)
     VALUES (${a.orgId}, ${a.subject}, ${a.route}, ${a.taskId ?? null},
-            ${sql.array(a.datasetIds)}::uuid[], ${a.rowCount ?? null}, ${Math.round(a.durationMs)},
+            ${uuidArray(sql, a.datasetIds)}, ${a.rowCount ?? null}, ${Math.round(a.durationMs)},
             ${a.outcome}, ${a.errorCategory ?? null})`;
 }

@@ -282,10 +282,9 @@ export function redactDatabaseUrl(url: string): string {
 }
 
 /**
- * A client whose first query has completed. postgres.js learns the array types on its first
- * connection, but serialises a query's parameters when the query is built: on a cold client, an
- * early `sql.array([...uuids])` (the registry lookup of the query path) is sent as a plain
- * string and refused ("malformed array literal"). One round trip first avoids that.
+ * A client whose first query has completed, so that an unreachable or misconfigured database
+ * stops a service at start instead of failing its first request. (Array parameters are typed
+ * explicitly — see uuidArray in src/state/connect.ts — so a cold client is also correct.)
  */
 export async function connectWarm(databaseUrl: string, applicationName: string): Promise<Sql> {
   const sql = connect(databaseUrl, { applicationName });

@@ -25,3 +25,20 @@ export function connect(databaseUrl: string, options: ConnectOptions = {}): Sql 
     connection: { application_name: options.applicationName ?? "trace" },
   });
 }
+
+/**
+ * Array parameters with an explicit array type. postgres.js otherwise infers the type from OIDs it
+ * fetches once per connection; a query sent on a fresh connection before that fetch completes
+ * serialises the array as a scalar ("malformed array literal"), e.g. the first query of a
+ * freshly started service under concurrency.
+ */
+const UUID_ARRAY_OID = 2951;
+const TEXT_ARRAY_OID = 1009;
+
+export function uuidArray(db: Db, ids: readonly string[]) {
+  return db.array([...ids], UUID_ARRAY_OID);
+}
+
+export function textArray(db: Db, values: readonly string[]) {
+  return db.array([...values], TEXT_ARRAY_OID);
+}

@@ -120,3 +120,23 @@ test("outbox drain publishes each due row once, with the outbox id as message id
   assert.deepEqual(msgs.map((m) => m.messageId).sort(), [...ids].sort());
   assert.ok(msgs.every((m) => m.payload.id === m.messageId));
 });
+
+test("a fresh client's first, concurrent lookups by uuid list work (typed array parameters)", async () => {
+  const pub = publication();
+  await registerDatasetVersion(sql, pub);
+  // A cold client: postgres.js has not fetched the server's array types on these connections
+  // yet; an untyped array parameter would be sent as a scalar ("malformed array literal").
+  const cold = connect(db.url, { max: 4 });
+  try {
+    const lists = await Promise.all(
+      [0, 1, 2, 3].map(() => listDatasetVersions(cold, { datasetUuids: [pub.dataset_uuid] })),
+    );
+    for (const rows of lists)
+      assert.deepEqual(
+        rows.map((r) => r.dataset_version),
+        [pub.dataset_version],
+      );
+  } finally {
+    await cold.end();
+  }
+});

@@ -6,7 +6,7 @@ import {
   type StorageRef,
   StorageRefSchema,
 } from "../core/types.ts";
-import type { Db } from "./connect.ts";
+import { type Db, uuidArray } from "./connect.ts";
 
 /**
  * The dataset version registry: the commit point of the whole pipeline. A version becomes
@@ -159,7 +159,7 @@ export async function listDatasetVersions(
            ORDER BY dataset_uuid, range_start, range_end, dataset_version`
       : await sql<RawRow[]>`
           SELECT * FROM state.dataset_versions
-           WHERE dataset_uuid = ANY(${sql.array(uuids)}::uuid[])
+           WHERE dataset_uuid = ANY(${uuidArray(sql, uuids)})
            ORDER BY dataset_uuid, range_start, range_end, dataset_version`;
   return rows.map(toRow);
 }
