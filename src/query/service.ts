@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
@@ -272,8 +272,9 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     idleDatabases: l.idleDatabases ?? Math.min(l.maxConcurrent, 4),
     idleDatabaseMs: l.idleDatabaseMs ?? 60_000,
   };
-  const tempRoot = join(tmpdir(), "trace-query");
-  await mkdir(tempRoot, { recursive: true, mode: 0o700 });
+  // DuckDB spill space, private to this service instance (mkdtemp: 0700, unique): a shared
+  // fixed path would be owned by whichever user created it first and refuse everyone else.
+  const tempRoot = await mkdtemp(join(tmpdir(), "trace-query-"));
   const cache = new ObjectCache(
     opts.cacheDir ?? join(tmpdir(), `trace-query-cache-${process.getuid?.() ?? 0}`),
     opts.cacheMaxBytes ?? 2 * 1024 ** 3,
@@ -373,6 +374,7 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
       await context.idle?.close();
       if (ownSql) await sql.end({ timeout: 5 });
       if (typeof opts.objectStore === "string") await store?.close();
+      await rm(tempRoot, { recursive: true, force: true });
     },
   };
 }
