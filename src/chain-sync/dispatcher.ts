@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import { z } from "zod";
+import { parseEnv } from "../core/env.ts";
 import { FatalError } from "../core/errors.ts";
 import { DEFAULT_ORG_ID } from "../core/ids.ts";
 import {
@@ -130,16 +131,12 @@ export function chainSyncConfigFromEnv(
   ChainSyncDispatcherOptions,
   "adminToken" | "plannerIntervalMs" | "headObserverIntervalMs" | "taskMaxAttempts" | "rpcEnv"
 > {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new FatalError(`invalid chain_sync environment: ${msg}`, { category: "config" });
-  }
+  const e = parseEnv(EnvSchema, env, "chain_sync");
   return {
-    adminToken: parsed.data.TRACE_ADMIN_TOKEN,
-    plannerIntervalMs: parsed.data.TRACE_CHAIN_SYNC_PLANNER_MS,
-    headObserverIntervalMs: parsed.data.TRACE_HEAD_OBSERVER_MS,
-    taskMaxAttempts: parsed.data.TRACE_TASK_MAX_ATTEMPTS,
+    adminToken: e.TRACE_ADMIN_TOKEN,
+    plannerIntervalMs: e.TRACE_CHAIN_SYNC_PLANNER_MS,
+    headObserverIntervalMs: e.TRACE_HEAD_OBSERVER_MS,
+    taskMaxAttempts: e.TRACE_TASK_MAX_ATTEMPTS,
     rpcEnv: env,
   };
 }

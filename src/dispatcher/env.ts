@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FatalError } from "../core/errors.ts";
+import { parseEnv } from "../core/env.ts";
 import { TASK_TOKEN_DEFAULTS } from "../core/tokens.ts";
 import type { DispatcherOptions } from "./dispatcher.ts";
 
@@ -58,12 +58,7 @@ export interface DispatcherEnvConfig {
 }
 
 export function dispatcherConfigFromEnv(env: NodeJS.ProcessEnv): DispatcherEnvConfig {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new FatalError(`invalid dispatcher environment: ${msg}`, { category: "config" });
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env, "dispatcher");
   const [host, port] = e.DISPATCHER_BIND.split(":") as [string, string];
   return {
     host,

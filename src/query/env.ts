@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseEnv } from "../core/env.ts";
 import { FatalError } from "../core/errors.ts";
 import { TASK_TOKEN_DEFAULTS, USER_TOKEN_DEFAULTS } from "../core/tokens.ts";
 import type { QueryServiceOptions } from "./service.ts";
@@ -61,21 +62,7 @@ export interface QueryEnvConfig {
 }
 
 export function queryConfigFromEnv(env: NodeJS.ProcessEnv): QueryEnvConfig {
-  // Empty variables count as unset, as in the rest of Trace's env handling.
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
-  );
-  const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const msg = parsed.error.issues
-      .map(
-        (i) =>
-          `${i.path.join(".")}: ${i.code === "invalid_type" && i.input === undefined ? "is required" : i.message}`,
-      )
-      .join("; ");
-    throw new FatalError(`invalid query service environment: ${msg}`, { category: "config" });
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env, "query service");
   const bind = e.QUERY_BIND.split(":");
   const port = Number(bind[1]);
   if (port > 65_535)

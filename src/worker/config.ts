@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseEnv } from "../core/env.ts";
 import { FatalError } from "../core/errors.ts";
 import { artifactCapsFromEnv } from "../sink/index.ts";
 import type { WorkerOptions } from "./worker.ts";
@@ -38,16 +39,7 @@ export interface WorkerEnvConfig {
 }
 
 export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerEnvConfig {
-  // Empty variables count as unset, as in the rest of Trace's env handling.
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
-  );
-  const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new FatalError(`invalid worker environment: ${msg}`, { category: "config" });
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env, "worker");
   return {
     shutdownDeadlineMs: e.TRACE_WORKER_SHUTDOWN_MS,
     options: {
