@@ -18,6 +18,11 @@ test("classes and cause chains", () => {
   assert.equal(errorCategory(outer), "rpc_network");
   assert.deepEqual(causeChain(outer), [outer, r, root]);
   assert.equal(describeError(outer), "chunk 0 failed: rpc failed: ECONNRESET");
+  const repeating = new RetryableError("gave up after 5 attempts: HTTP 500", {
+    category: "rpc_http",
+    cause: new Error("HTTP 500"),
+  });
+  assert.equal(describeError(repeating), "gave up after 5 attempts: HTTP 500");
   assert.equal(r.name, "RetryableError");
 });
 

@@ -70,6 +70,8 @@ export function errorCategory(err: unknown): string {
 export function describeError(err: unknown): string {
   return causeChain(err)
     .map((e) => (e instanceof Error ? e.message : String(e)))
-    .filter((m, i, all) => m.length > 0 && all.indexOf(m) === i)
+    // A wrapper often repeats its cause's text already ("gave up after 5 attempts: HTTP 500");
+    // print each piece of text once.
+    .filter((m, i, all) => m.length > 0 && !all.slice(0, i).some((outer) => outer.includes(m)))
     .join(": ");
 }
