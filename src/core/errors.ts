@@ -68,10 +68,12 @@ export function errorCategory(err: unknown): string {
 
 /** "msg: cause msg: cause msg" — for logs and CLI output. */
 export function describeError(err: unknown): string {
-  return causeChain(err)
-    .map((e) => (e instanceof Error ? e.message : String(e)))
-    // A wrapper often repeats its cause's text already ("gave up after 5 attempts: HTTP 500");
-    // print each piece of text once.
-    .filter((m, i, all) => m.length > 0 && !all.slice(0, i).some((outer) => outer.includes(m)))
-    .join(": ");
+  return (
+    causeChain(err)
+      .map((e) => (e instanceof Error ? e.message : String(e)))
+      // A wrapper often repeats its cause's text already ("gave up after 5 attempts: HTTP 500");
+      // print each piece of text once.
+      .filter((m, i, all) => m.length > 0 && !all.slice(0, i).some((outer) => outer.includes(m)))
+      .join(": ")
+  );
 }
