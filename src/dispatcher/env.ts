@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseEnv } from "../core/env.ts";
+import { parseEnv, signingKeyEnv } from "../core/env.ts";
 import { TASK_TOKEN_DEFAULTS } from "../core/tokens.ts";
 import type { DispatcherOptions } from "./dispatcher.ts";
 
@@ -9,17 +9,13 @@ import type { DispatcherOptions } from "./dispatcher.ts";
  * echoed back in errors.
  */
 
+const capabilityKey = signingKeyEnv("TASK_CAPABILITY", TASK_TOKEN_DEFAULTS);
 const ms = z.coerce.number().int().positive();
 const EnvSchema = z
   .object({
     DATABASE_URL: z.string().min(1, "DATABASE_URL is required"),
     TRACE_WORKER_TOKEN: z.string().min(16, "TRACE_WORKER_TOKEN must be at least 16 bytes"),
-    TASK_CAPABILITY_SECRET: z.string().min(32, "TASK_CAPABILITY_SECRET must be at least 32 bytes"),
-    TASK_CAPABILITY_KID: z.string().min(1).default(TASK_TOKEN_DEFAULTS.kid),
-    TASK_CAPABILITY_ISS: z.string().min(1).default(TASK_TOKEN_DEFAULTS.issuer),
-    TASK_CAPABILITY_AUD: z.string().min(1).default(TASK_TOKEN_DEFAULTS.audience),
-    TASK_CAPABILITY_NEXT_KID: z.string().min(1).optional(),
-    TASK_CAPABILITY_NEXT_SECRET: z.string().min(32).optional(),
+    ...capabilityKey.shape,
     TASK_CAPABILITY_TTL_SECS: z.coerce
       .number()
       .int()
@@ -67,12 +63,7 @@ export function dispatcherConfigFromEnv(env: NodeJS.ProcessEnv): DispatcherEnvCo
       databaseUrl: e.DATABASE_URL,
       workerToken: e.TRACE_WORKER_TOKEN,
       capability: {
-        issuer: e.TASK_CAPABILITY_ISS,
-        audience: e.TASK_CAPABILITY_AUD,
-        kid: e.TASK_CAPABILITY_KID,
-        secret: e.TASK_CAPABILITY_SECRET,
-        nextKid: e.TASK_CAPABILITY_NEXT_KID,
-        nextSecret: e.TASK_CAPABILITY_NEXT_SECRET,
+        ...capabilityKey.read(e, "dispatcher"),
         ttlSeconds: e.TASK_CAPABILITY_TTL_SECS,
       },
       orgId: e.ORG_ID,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseEnv } from "../core/env.ts";
+import { parseEnv, signingKeyEnv } from "../core/env.ts";
 import { FatalError } from "../core/errors.ts";
 import { TASK_TOKEN_DEFAULTS, USER_TOKEN_DEFAULTS } from "../core/tokens.ts";
 import type { QueryServiceOptions } from "./service.ts";
@@ -9,30 +9,16 @@ import type { QueryServiceOptions } from "./service.ts";
  * here and never echoed back in errors.
  */
 
+const capabilityKey = signingKeyEnv("TASK_CAPABILITY", TASK_TOKEN_DEFAULTS);
+const userKey = signingKeyEnv("TRACE_USER_TOKEN", USER_TOKEN_DEFAULTS);
 const int = z.coerce.number().int();
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1, "DATABASE_URL is required"),
   TRACE_OBJECT_STORE: z
     .string()
     .min(1, "TRACE_OBJECT_STORE is required (s3://bucket/prefix, file:///dir or a path)"),
-  TASK_CAPABILITY_SECRET: z.string().min(32, "TASK_CAPABILITY_SECRET must be at least 32 bytes"),
-  TASK_CAPABILITY_KID: z.string().min(1).default(TASK_TOKEN_DEFAULTS.kid),
-  TASK_CAPABILITY_ISS: z.string().min(1).default(TASK_TOKEN_DEFAULTS.issuer),
-  TASK_CAPABILITY_AUD: z.string().min(1).default(TASK_TOKEN_DEFAULTS.audience),
-  TASK_CAPABILITY_NEXT_KID: z.string().min(1).optional(),
-  TASK_CAPABILITY_NEXT_SECRET: z
-    .string()
-    .min(32, "TASK_CAPABILITY_NEXT_SECRET must be at least 32 bytes")
-    .optional(),
-  TRACE_USER_TOKEN_SECRET: z.string().min(32, "TRACE_USER_TOKEN_SECRET must be at least 32 bytes"),
-  TRACE_USER_TOKEN_KID: z.string().min(1).default(USER_TOKEN_DEFAULTS.kid),
-  TRACE_USER_TOKEN_ISS: z.string().min(1).default(USER_TOKEN_DEFAULTS.issuer),
-  TRACE_USER_TOKEN_AUD: z.string().min(1).default(USER_TOKEN_DEFAULTS.audience),
-  TRACE_USER_TOKEN_NEXT_KID: z.string().min(1).optional(),
-  TRACE_USER_TOKEN_NEXT_SECRET: z
-    .string()
-    .min(32, "TRACE_USER_TOKEN_NEXT_SECRET must be at least 32 bytes")
-    .optional(),
+  ...capabilityKey.shape,
+  ...userKey.shape,
   QUERY_BIND: z
     .string()
     .regex(/^[^:]+:\d{1,5}$/, "QUERY_BIND must be host:port")
@@ -69,41 +55,14 @@ export function queryConfigFromEnv(env: NodeJS.ProcessEnv): QueryEnvConfig {
     throw new FatalError("invalid query service environment: QUERY_BIND: port must be ≤ 65535", {
       category: "config",
     });
-  if ((e.TASK_CAPABILITY_NEXT_KID === undefined) !== (e.TASK_CAPABILITY_NEXT_SECRET === undefined))
-    throw new FatalError(
-      "invalid query service environment: set TASK_CAPABILITY_NEXT_KID and TASK_CAPABILITY_NEXT_SECRET together",
-      { category: "config" },
-    );
-  if (
-    (e.TRACE_USER_TOKEN_NEXT_KID === undefined) !==
-    (e.TRACE_USER_TOKEN_NEXT_SECRET === undefined)
-  )
-    throw new FatalError(
-      "invalid query service environment: set TRACE_USER_TOKEN_NEXT_KID and TRACE_USER_TOKEN_NEXT_SECRET together",
-      { category: "config" },
-    );
   return {
     host: bind[0] as string,
     port,
     options: {
       databaseUrl: e.DATABASE_URL,
       objectStore: e.TRACE_OBJECT_STORE,
-      capability: {
-        issuer: e.TASK_CAPABILITY_ISS,
-        audience: e.TASK_CAPABILITY_AUD,
-        kid: e.TASK_CAPABILITY_KID,
-        secret: e.TASK_CAPABILITY_SECRET,
-        nextKid: e.TASK_CAPABILITY_NEXT_KID,
-        nextSecret: e.TASK_CAPABILITY_NEXT_SECRET,
-      },
-      user: {
-        issuer: e.TRACE_USER_TOKEN_ISS,
-        audience: e.TRACE_USER_TOKEN_AUD,
-        kid: e.TRACE_USER_TOKEN_KID,
-        secret: e.TRACE_USER_TOKEN_SECRET,
-        nextKid: e.TRACE_USER_TOKEN_NEXT_KID,
-        nextSecret: e.TRACE_USER_TOKEN_NEXT_SECRET,
-      },
+      capability: capabilityKey.read(e, "query service"),
+      user: userKey.read(e, "query service"),
       cacheDir: e.QUERY_CACHE_DIR,
       cacheMaxBytes: e.QUERY_CACHE_MAX_BYTES,
       limits: {
