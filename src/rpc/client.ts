@@ -284,7 +284,10 @@ export class RpcClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.agent.close();
+    // Destroy, not close: whoever closes the client has given up on what is still in flight
+    // (an aborted task's prefetches, a stalled endpoint), and a graceful close would wait for
+    // those requests — through their timeouts and retries — before returning.
+    await this.agent.destroy();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -465,6 +468,7 @@ export class RpcClient {
       attempt++;
       this.counters.retries++;
       await sleep(backoffDelay(attempt - 1, this.backoff));
+      if (this.closed) throw new FatalError("RpcClient is closed", { category: "closed" });
     }
   }
 
