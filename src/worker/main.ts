@@ -5,7 +5,7 @@
  * until TRACE_WORKER_SHUTDOWN_MS, then abort them cleanly and exit.
  */
 import { realpathSync } from "node:fs";
-import { describeError } from "../core/errors.ts";
+import { describeError, errorCategory } from "../core/errors.ts";
 import { parseWorkerArgs, workerConfigFromEnv } from "./config.ts";
 import { createWorker } from "./worker.ts";
 
@@ -27,7 +27,8 @@ export async function runWorkerMain(
     await worker.start();
   } catch (err) {
     process.stderr.write(`worker failed to start: ${describeError(err)}\n`);
-    return 1;
+    // Bad configuration is a usage error (2), like every other service; anything else is 1.
+    return errorCategory(err) === "config" ? 2 : 1;
   }
   return await new Promise<number>((resolve) => {
     const onSignal = () => {
