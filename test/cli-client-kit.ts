@@ -4,7 +4,6 @@
  * synthetic chain and the query service — and a runner that starts `node bin/trace.js …` as a
  * child process pointed at it through the environment, the way a user would.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,10 +13,12 @@ import { USER_TOKEN_DEFAULTS } from "../src/core/tokens.ts";
 import { TEST_CAPABILITY } from "../src/dispatcher/testkit.ts";
 import { createQueryService } from "../src/query/index.ts";
 import { type Stack, startStack } from "../src/worker/testing/stack.ts";
+import { type CliRun, runTrace } from "./support/cli.ts";
+
+export type { CliRun };
 
 export const ADMIN_TOKEN = "admin-token-for-worker-tests";
 export const USER_SECRET = "cli-client-user-token-secret-0123456789";
-const BIN = join(import.meta.dirname, "..", "bin", "trace.js");
 
 export interface CliStack {
   stack: Stack;
@@ -77,41 +78,17 @@ export async function startCliStack(label: string): Promise<CliStack> {
   };
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `trace <args>` as a child process (asynchronously: the stack lives in this process). */
 export function trace(
   cli: CliStack,
   args: string[],
   options: { env?: Record<string, string | undefined>; timeoutMs?: number; input?: string } = {},
 ): Promise<CliRun> {
-  const env = { ...cli.env, ...options.env };
-  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: cli.dir,
-      env: env as NodeJS.ProcessEnv,
-      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-    if (options.input !== undefined) child.stdin?.end(options.input);
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr?.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return runTrace(args, {
+    env: { ...cli.env, ...options.env },
+    cwd: cli.dir,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    ...(options.input !== undefined ? { input: options.input } : {}),
   });
 }
 

@@ -8,14 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import { eventually } from "../src/dispatcher/testkit.ts";
+import { TRACE_BIN as BIN, type CliRun, runTrace } from "./support/cli.ts";
 
-const BIN = join(import.meta.dirname, "..", "bin", "trace.js");
-
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { CliRun };
 
 /** A temp dir for a home; searchable by others, since as root PostgreSQL runs as `postgres`. */
 export function tempDir(label: string): string {
@@ -36,30 +31,7 @@ export function trace(
   env: Record<string, string>,
   timeoutMs = 120_000,
 ): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: "pipe" });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(
-        new Error(
-          `trace ${args.join(" ")} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`,
-        ),
-      );
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runTrace(args, { env, timeoutMs });
 }
 
 export interface StackJson {

@@ -1,38 +1,19 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { existsSync, readdirSync } from "node:fs";
+import { test } from "node:test";
 import { QueryError } from "./errors.ts";
 import { IdleDatabases } from "./idle.ts";
 import { createFreshDatabase } from "./pool.ts";
 import { openLockedQuery, runLockedQuery, type SessionOptions } from "./session.ts";
+import { parquetFiles } from "./testing/parquet-files.ts";
 
-let dir: string;
-let spill: string;
-let mine: string;
-let mineToo: string;
-let other: string;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "trace-idle-"));
-  spill = mkdtempSync(join(tmpdir(), "trace-idle-spill-"));
-  mine = join(dir, "mine.parquet");
-  mineToo = join(dir, "mine-too.parquet");
-  other = join(dir, "other.parquet");
-  const db = await DuckDBInstance.create(":memory:");
-  const c = await db.connect();
-  await c.run(`COPY (SELECT range AS n FROM range(10)) TO '${mine}' (FORMAT parquet)`);
-  await c.run(`COPY (SELECT range AS n FROM range(10, 15)) TO '${mineToo}' (FORMAT parquet)`);
-  await c.run(`COPY (SELECT 'secret' AS s) TO '${other}' (FORMAT parquet)`);
-  c.closeSync();
-  db.closeSync();
+const files = await parquetFiles("idle", {
+  mine: "SELECT range AS n FROM range(10)",
+  mineToo: "SELECT range AS n FROM range(10, 15)",
+  other: "SELECT 'secret' AS s",
 });
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(spill, { recursive: true, force: true });
-});
+const { spill } = files;
+const { mine, mineToo, other } = files.paths;
 
 const opts = (idle: IdleDatabases, sql: string, scope = "org-a"): SessionOptions => ({
   views: [{ name: "t", files: [mine] }],

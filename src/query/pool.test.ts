@@ -1,34 +1,18 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { test } from "node:test";
 import { QueryError } from "./errors.ts";
 import { DatabasePool, destroyDatabase, type FreshDatabase } from "./pool.ts";
 import { openLockedQuery, runLockedQuery, type SessionOptions } from "./session.ts";
+import { parquetFiles } from "./testing/parquet-files.ts";
 
-let dir: string;
-let spill: string;
-let mine: string;
-let other: string;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "trace-pool-"));
-  spill = mkdtempSync(join(tmpdir(), "trace-pool-spill-"));
-  mine = join(dir, "mine.parquet");
-  other = join(dir, "other.parquet");
-  const db = await DuckDBInstance.create(":memory:");
-  const c = await db.connect();
-  await c.run(`COPY (SELECT range AS n FROM range(10)) TO '${mine}' (FORMAT parquet)`);
-  await c.run(`COPY (SELECT 'secret' AS s) TO '${other}' (FORMAT parquet)`);
-  c.closeSync();
-  db.closeSync();
+const files = await parquetFiles("pool", {
+  mine: "SELECT range AS n FROM range(10)",
+  other: "SELECT 'secret' AS s",
 });
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(spill, { recursive: true, force: true });
-});
+const { dir, spill } = files;
+const { mine, other } = files.paths;
 
 const settings = () => ({ threads: 1, memoryLimit: "128MB", tempRoot: spill });
 const opts = (pool: DatabasePool, sql: string): SessionOptions => ({

@@ -1,41 +1,23 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { test } from "node:test";
 import { QueryError } from "./errors.ts";
 import { runLockedQuery, type SessionOptions } from "./session.ts";
+import { parquetFiles } from "./testing/parquet-files.ts";
 
-let dir: string;
-let mine: string;
-let other: string;
-let spill: string;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "trace-session-"));
-  spill = mkdtempSync(join(tmpdir(), "trace-spill-"));
-  mine = join(dir, "mine.parquet");
-  other = join(dir, "other.parquet");
-  const db = await DuckDBInstance.create(":memory:");
-  const c = await db.connect();
-  await c.run(
-    `COPY (SELECT range::UINTEGER AS block_number, (range * 1000)::UBIGINT AS gas_used,
-                  range::BIGINT * 1000000000000 AS big, ('\\x01\\xab'::BLOB) AS hash,
-                  (range / 3)::DECIMAL(10, 2) AS d,
-                  'row ' || range AS label, [range, range + 1] AS l, {'a': range} AS s,
-                  (range / 0.0)::DOUBLE AS inf, INTERVAL 1 DAY AS iv
-             FROM range(100)) TO '${mine}' (FORMAT parquet)`,
-  );
-  await c.run(`COPY (SELECT 'secret' AS s) TO '${other}' (FORMAT parquet)`);
-  c.closeSync();
-  db.closeSync();
+const files = await parquetFiles("session", {
+  mine: `SELECT range::UINTEGER AS block_number, (range * 1000)::UBIGINT AS gas_used,
+                range::BIGINT * 1000000000000 AS big, ('\\x01\\xab'::BLOB) AS hash,
+                (range / 3)::DECIMAL(10, 2) AS d,
+                'row ' || range AS label, [range, range + 1] AS l, {'a': range} AS s,
+                (range / 0.0)::DOUBLE AS inf, INTERVAL 1 DAY AS iv
+           FROM range(100)`,
+  other: "SELECT 'secret' AS s",
 });
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(spill, { recursive: true, force: true });
-});
+const { dir, spill } = files;
+const { mine, other } = files.paths;
 
 const base = (): SessionOptions => ({
   views: [{ name: "blocks", files: [mine] }],
