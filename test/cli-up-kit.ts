@@ -46,7 +46,7 @@ export interface StackJson {
 export interface UpProcess {
   child: ChildProcess;
   output(): string;
-  /** Resolves with stack.json once this child wrote it (its own pid). */
+  /** Resolves with stack.json once this child wrote it (its own pid) and printed that it is up. */
   ready(timeoutMs?: number): Promise<StackJson>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
@@ -83,7 +83,8 @@ export function startUp(args: string[], env: Record<string, string>): UpProcess 
         async () => {
           if (exitCode !== undefined) throw new Error(`trace up exited with ${exitCode}:\n${out}`);
           const path = join(home, "stack.json");
-          if (!existsSync(path)) return undefined;
+          // stack.json is written as the services start listening; the banner follows it.
+          if (!existsSync(path) || !out.includes("Trace is up")) return undefined;
           const stack = JSON.parse(readFileSync(path, "utf8")) as StackJson;
           return stack.pid === child.pid ? stack : undefined;
         },
