@@ -193,6 +193,12 @@ const { url } = JSON.parse(
     devnet.once("exit", (c) => reject(new Error(`devnet exited with ${c}`)));
   }),
 ) as { url: string };
+/** CPU seconds the devnet process has used so far (utime + stime from /proc). */
+function devnetCpuMs(): number {
+  const stat = readFileSync(`/proc/${devnet.pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100 on Linux
+}
 const s3 = await startS3Server();
 const client = s3ClientFor(s3.endpoint);
 await client.send(new CreateBucketCommand({ Bucket: "bench-extract" }));
@@ -203,9 +209,9 @@ console.log(
     `, child node options: ${nodeOptions.join(" ") || "(none)"}`,
 );
 console.log(
-  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) |",
+  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 let start = Number(values.start);
 try {
   for (const size of values.sizes.split(",").map(Number)) {
@@ -215,15 +221,20 @@ try {
         // Fresh blocks for every measurement pair: the devnet's cache cannot help either side.
         const base = { dataset, start, blocks: size, rpc: url, target, env: awsEnv(s3.endpoint) };
         const output = target === "s3" ? `s3://bench-extract/run-${start}` : dir;
+        const d0 = devnetCpuMs();
         const raw = await runChild({ ...base, mode: "raw", output });
+        const d1 = devnetCpuMs();
         const pipe = await runChild({ ...base, mode: "pipeline", output });
+        const d2 = devnetCpuMs();
         rmSync(dir, { recursive: true, force: true });
         start += size;
         console.log(
           `| ${dataset} | ${size} | ${target} | ${(raw.wallMs / 1000).toFixed(1)} | ${(pipe.wallMs / 1000).toFixed(1)} | ` +
             `${(pipe.wallMs / raw.wallMs).toFixed(2)} | ${((size * 1000) / pipe.wallMs).toFixed(0)} | ` +
             `${((pipe.rows * 1000) / pipe.wallMs).toFixed(0)} | ${pipe.rows} | ${pipe.files} | ` +
-            `${(pipe.bytes / 2 ** 20).toFixed(1)} | ${pipe.peakRssMiB.toFixed(0)} / ${raw.peakRssMiB.toFixed(0)} |`,
+            `${(pipe.bytes / 2 ** 20).toFixed(1)} | ${pipe.peakRssMiB.toFixed(0)} / ${raw.peakRssMiB.toFixed(0)} | ` +
+            `${(raw.cpuMs / 1000).toFixed(1)} / ${(pipe.cpuMs / 1000).toFixed(1)} | ` +
+            `${((d1 - d0) / 1000).toFixed(1)} / ${((d2 - d1) / 1000).toFixed(1)} |`,
         );
       }
     }
