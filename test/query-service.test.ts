@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -381,7 +381,11 @@ test("the concurrency cap holds under 50 parallel requests", async () => {
 });
 
 test("manifests are verified: tampering, escapes and missing manifests fail closed", async () => {
-  const p = pub.blocks?.[0] as Published;
+  // A version of its own (another org's blocks): no earlier request has verified its manifest,
+  // so every case below is a first read. Failed verifications are never cached.
+  const p = await publishFileDataset(sql, root, "blocks", 0, 50, {
+    org: "00000000-0000-0000-0000-0000000000aa",
+  });
   const manifestPath = join(p.prefix, "_manifest.json");
   const original = JSON.stringify({
     version: 1,
@@ -389,7 +393,7 @@ test("manifests are verified: tampering, escapes and missing manifests fail clos
     dataset_version: p.datasetVersion,
     objects: p.objects.map(({ key, size, sha256 }) => ({ key, size, sha256 })),
   });
-  const only = [grant("blocks", { dataset_version: p.datasetVersion })];
+  const only = [{ dataset_uuid: p.datasetUuid, dataset_version: p.datasetVersion }];
   const cases: [string, unknown, number][] = [
     ["key outside prefix", { objects: [{ ...p.objects[0], key: "etc/passwd.parquet" }] }, 422],
     [
@@ -426,6 +430,26 @@ test("manifests are verified: tampering, escapes and missing manifests fail clos
     });
   } finally {
     writeFileSync(manifestPath, original);
+  }
+  assert.equal((await userQuery("SELECT count(*) FROM dataset", only)).status, 200);
+
+  // Once verified, a published (immutable) version's manifest is kept: rewriting it later is
+  // not picked up, while the files it lists are still checked in place on every request.
+  writeFileSync(
+    manifestPath,
+    JSON.stringify({ ...JSON.parse(original), objects: [{ ...p.objects[0], size: 1 }] }),
+  );
+  try {
+    assert.deepEqual((await userQuery("SELECT count(*) FROM dataset", only)).body.rows, [[50]]);
+  } finally {
+    writeFileSync(manifestPath, original);
+  }
+  const moved = `${p.objects[0]?.path}.moved`;
+  renameSync(p.objects[0]?.path as string, moved);
+  try {
+    assert.equal((await userQuery("SELECT count(*) FROM dataset", only)).status, 422);
+  } finally {
+    renameSync(moved, p.objects[0]?.path as string);
   }
   assert.equal((await userQuery("SELECT count(*) FROM dataset", only)).status, 200);
 });

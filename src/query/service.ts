@@ -22,6 +22,7 @@ import { QueryBusyError, QueryError, refuse } from "./errors.ts";
 import { checkSql } from "./gate.ts";
 import { IdleDatabases } from "./idle.ts";
 import { Limiter } from "./limiter.ts";
+import { ManifestCache } from "./manifest-cache.ts";
 import { DatabasePool } from "./pool.ts";
 import { openLockedQuery, type SessionResult } from "./session.ts";
 
@@ -106,6 +107,8 @@ export interface QueryContext {
   pool?: DatabasePool;
   /** Locked databases parked for reuse by identical requests; optional. */
   idle?: IdleDatabases;
+  /** Verified manifests of published versions; optional (without it, read per request). */
+  manifests?: ManifestCache;
 }
 
 export const DEFAULT_LIMIT = 1000;
@@ -145,6 +148,7 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
         store: ctx.store,
         cache: ctx.cache,
         limits: ctx.limits,
+        ...(ctx.manifests ? { manifests: ctx.manifests } : {}),
       });
       cleanup = async () => {
         try {
@@ -286,6 +290,7 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     limiter: new Limiter(limits.maxConcurrent, limits.maxQueued, limits.timeoutMs),
     limits,
     tempRoot,
+    manifests: new ManifestCache(),
     pool: new DatabasePool(
       { threads: limits.threads, memoryLimit: limits.memoryLimit, tempRoot },
       limits.warmDatabases,
