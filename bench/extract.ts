@@ -5,6 +5,7 @@
  *   node --import tsx bench/extract.ts [--datasets blocks,transactions,logs] [--sizes 10000,100000]
  *                                      [--targets file,s3] [--start 1000000]
  *                                      [--node-options=--max-old-space-size=256]
+ *                                      [--modes raw,pipeline]
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process so its peak RSS (VmHWM) is its own:
@@ -160,6 +161,8 @@ const { values } = parseArgs({
     targets: { type: "string", default: "file,s3" },
     start: { type: "string", default: "1000000" },
     "node-options": { type: "string", default: "" },
+    // `--modes pipeline` skips the raw baseline (e.g. for a long memory-growth run).
+    modes: { type: "string", default: "raw,pipeline" },
   },
 });
 const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
@@ -213,6 +216,15 @@ console.log(
 );
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 let start = Number(values.start);
+const modes = values.modes.split(",");
+const skipped: JobResult = {
+  wallMs: Number.NaN,
+  rows: Number.NaN,
+  files: Number.NaN,
+  bytes: Number.NaN,
+  peakRssMiB: Number.NaN,
+  cpuMs: Number.NaN,
+};
 try {
   for (const size of values.sizes.split(",").map(Number)) {
     for (const dataset of values.datasets.split(",")) {
@@ -222,7 +234,9 @@ try {
         const base = { dataset, start, blocks: size, rpc: url, target, env: awsEnv(s3.endpoint) };
         const output = target === "s3" ? `s3://bench-extract/run-${start}` : dir;
         const d0 = devnetCpuMs();
-        const raw = await runChild({ ...base, mode: "raw", output });
+        const raw = modes.includes("raw")
+          ? await runChild({ ...base, mode: "raw", output })
+          : skipped;
         const d1 = devnetCpuMs();
         const pipe = await runChild({ ...base, mode: "pipeline", output });
         const d2 = devnetCpuMs();
