@@ -200,10 +200,19 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
     }, opts.timeoutMs);
     try {
       // Second line of defence behind the gate: DuckDB's own parser must see exactly one
-      // SELECT statement.
-      const statements = await c.extractStatements(opts.sql);
-      if (statements.count !== 1) throw refuse.engineRejected("statement_count");
-      const prepared = await statements.prepare(0);
+      // SELECT statement. Preparing refuses a multi-statement text before executing any of it
+      // (ClientContext::Prepare), so no separate extract-statements round trip is needed.
+      let prepared: Awaited<ReturnType<DuckDBConnection["prepare"]>>;
+      try {
+        prepared = await c.prepare(opts.sql);
+      } catch (err) {
+        if (
+          err instanceof Error &&
+          /Cannot prepare multiple statements|No statement/.test(err.message)
+        )
+          throw refuse.engineRejected("statement_count");
+        throw err;
+      }
       if (prepared.statementType !== StatementType.SELECT)
         throw refuse.engineRejected("statement_type");
       const result = await prepared.stream();
