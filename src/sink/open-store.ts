@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { S3Client } from "@aws-sdk/client-s3";
 import { FatalError } from "../core/errors.ts";
 import { FileObjectStore } from "./file-store.ts";
 import { validatePrefix } from "./keys.ts";
@@ -102,7 +101,7 @@ function openS3(url: string, opts: OpenStoreOptions): S3ObjectStore {
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey))
     throw badConfig("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
 
-  const client = new S3Client({
+  const clientConfig = {
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
     endpoint,
     forcePathStyle: endpoint !== undefined,
@@ -116,11 +115,11 @@ function openS3(url: string, opts: OpenStoreOptions): S3ObjectStore {
     maxAttempts: intOption("maxAttempts", opts.maxAttempts, DEFAULT_MAX_ATTEMPTS, 1, 20),
     // Bounded waits: a dead connection must turn into a retryable error, not a hung task.
     requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
-  });
+  };
   return new S3ObjectStore({
     bucket,
     basePrefix,
-    client,
+    clientConfig,
     partSizeBytes: intOption(
       "partSizeBytes",
       opts.partSizeBytes,

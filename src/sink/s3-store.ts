@@ -1,14 +1,5 @@
 import { Readable } from "node:stream";
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { FatalError } from "../core/errors.ts";
 import type { ByteSource, PutResult, StorageRef } from "../core/types.ts";
 import { meterBody } from "./body.ts";
@@ -20,7 +11,8 @@ export interface S3StoreOptions {
   bucket: string;
   /** Base key prefix ('' or ending in '/'); every key of the store lives under it. */
   basePrefix: string;
-  client: S3Client;
+  /** The SDK client is created from this on first use. */
+  clientConfig: S3ClientConfig;
   partSizeBytes: number;
   queueSize: number;
 }
@@ -30,23 +22,43 @@ export interface S3StoreOptions {
  * PutObject below the part size, otherwise a multipart upload with at most `queueSize` parts of
  * `partSizeBytes` in flight, so memory is bounded whatever the object size, and the object
  * appears at its key only when CompleteMultipartUpload succeeds.
+ *
+ * The AWS SDK (~25 MiB of resident memory, ~150 ms to load) is imported on the first operation,
+ * not with this module: a process that only ever uses a folder store never loads it.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly scheme = "s3" as const;
   readonly url: string;
   readonly bucket: string;
   readonly basePrefix: string;
-  readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private sdk?: Promise<Sdk>;
   private readonly partSize: number;
   private readonly queueSize: number;
 
   constructor(o: S3StoreOptions) {
     this.bucket = o.bucket;
     this.basePrefix = validatePrefix(o.basePrefix);
-    this.client = o.client;
+    this.clientConfig = o.clientConfig;
     this.partSize = o.partSizeBytes;
     this.queueSize = o.queueSize;
     this.url = `s3://${o.bucket}/${o.basePrefix}`;
+  }
+
+  /** The SDK modules and this store's client, loaded and created once. */
+  private s3(): Promise<Sdk> {
+    this.sdk ??= (async () => {
+      const [commands, storage] = await Promise.all([
+        import("@aws-sdk/client-s3"),
+        import("@aws-sdk/lib-storage"),
+      ]);
+      return {
+        ...commands,
+        Upload: storage.Upload,
+        client: new commands.S3Client(this.clientConfig),
+      };
+    })();
+    return this.sdk;
   }
 
   fullKey(key: string): string {
@@ -61,9 +73,10 @@ export class S3ObjectStore implements ObjectStore {
     const Key = this.objectKey(key);
     const metered = meterBody(body, opts);
     // highWaterMark 1: the stream itself must not read ahead more than one chunk of the source.
+    const { Upload, client } = await this.s3();
     const Body = Readable.from(metered.chunks, { objectMode: true, highWaterMark: 1 });
     const upload = new Upload({
-      client: this.client,
+      client,
       params: { Bucket: this.bucket, Key, Body, ContentType: opts.contentType },
       partSize: this.partSize,
       queueSize: this.queueSize,
@@ -83,7 +96,8 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Readable> {
     const Key = this.objectKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const { client, GetObjectCommand } = await this.s3();
+      const res = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
       if (!(res.Body instanceof Readable)) throw new Error("GetObject returned no Node stream");
       return res.Body;
     } catch (err) {
@@ -94,7 +108,8 @@ export class S3ObjectStore implements ObjectStore {
   async getBytes(key: string, maxBytes: number): Promise<Buffer> {
     const Key = this.objectKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const { client, GetObjectCommand } = await this.s3();
+      const res = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
       const body = res.Body as Readable;
       if (res.ContentLength !== undefined && res.ContentLength > maxBytes) {
         body.destroy();
@@ -120,7 +135,8 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<{ size: number } | undefined> {
     const Key = this.objectKey(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      const { client, HeadObjectCommand } = await this.s3();
+      const res = await client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
       return { size: res.ContentLength ?? 0 };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -135,8 +151,9 @@ export class S3ObjectStore implements ObjectStore {
     const out: StoredObject[] = [];
     let ContinuationToken: string | undefined;
     try {
+      const { client, ListObjectsV2Command } = await this.s3();
       do {
-        const res = await this.client.send(
+        const res = await client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken }),
         );
         for (const o of res.Contents ?? []) {
@@ -154,7 +171,8 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+      const { client, DeleteObjectCommand } = await this.s3();
+      await client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
     } catch (err) {
       const e = err as { name?: string };
       if (e.name === "NoSuchKey" || e.name === "NotFound") return;
@@ -168,8 +186,9 @@ export class S3ObjectStore implements ObjectStore {
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     try {
+      const { client, ListMultipartUploadsCommand } = await this.s3();
       while (true) {
-        const res = await this.client.send(
+        const res = await client.send(
           new ListMultipartUploadsCommand({
             Bucket: this.bucket,
             Prefix,
@@ -199,7 +218,8 @@ export class S3ObjectStore implements ObjectStore {
   async abortIncomplete(item: IncompleteUpload): Promise<void> {
     const Key = this.objectKey(item.key);
     try {
-      await this.client.send(
+      const { client, AbortMultipartUploadCommand } = await this.s3();
+      await client.send(
         new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: item.uploadId }),
       );
     } catch (err) {
@@ -219,9 +239,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.sdk) (await this.sdk.catch(() => undefined))?.client.destroy();
   }
 }
+
+type Sdk = typeof import("@aws-sdk/client-s3") & {
+  Upload: typeof import("@aws-sdk/lib-storage").Upload;
+  client: S3Client;
+};
 
 function tooLarge(key: string, size: number, max: number): FatalError {
   return new FatalError(`object ${key} is at least ${size} bytes, more than the allowed ${max}`, {
