@@ -454,6 +454,34 @@ test("manifests are verified: tampering, escapes and missing manifests fail clos
   assert.equal((await userQuery("SELECT count(*) FROM dataset", only)).status, 200);
 });
 
+test("a version published after a request is seen by the next one: the registry snapshot is re-checked", async () => {
+  const org = "00000000-0000-0000-0000-0000000000bb";
+  const first = await publishFileDataset(sql, root, "logs", 0, 50, { org });
+  const only = [{ dataset_uuid: first.datasetUuid }];
+  const count = async () => {
+    const r = await userQuery("SELECT count(*) AS n FROM dataset", only);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.rows;
+  };
+  const stats = svc.context.versions?.stats as { confirmed: number; rerun: number };
+  assert.deepEqual(await count(), [[300]]); // no snapshot yet: registry first
+  const confirmed = stats.confirmed;
+  assert.deepEqual(await count(), [[300]]); // ran on the snapshot, which the registry confirmed
+  assert.equal(stats.confirmed, confirmed + 1);
+  const rerun = stats.rerun;
+  await publishFileDataset(sql, root, "logs", 50, 100, { org });
+  // The snapshot lacks the new version: that run is discarded and the query runs again.
+  assert.deepEqual(await count(), [[600]]);
+  assert.equal(stats.rerun, rerun + 1);
+  assert.deepEqual(await count(), [[600]]);
+  // A grant naming the new version directly, while the snapshot still has it, is also exact.
+  const second = await publishFileDataset(sql, root, "logs", 100, 150, { org });
+  const r = await userQuery("SELECT count(*) FROM dataset", [
+    { dataset_uuid: first.datasetUuid, dataset_version: second.datasetVersion },
+  ]);
+  assert.deepEqual(r.body.rows, [[300]]);
+});
+
 test("s3 datasets are fetched into the verified content-addressed cache: cold, then warm", async () => {
   const { bucket, client, env } = await testBucket("query");
   const store = openObjectStore(`s3://${bucket}`, { env });

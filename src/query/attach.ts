@@ -160,21 +160,40 @@ function verifyManifest(
   }
 }
 
-/** Resolves, verifies and materialises the granted datasets; the caller must call release(). */
-export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): Promise<Attached> {
-  const store = deps.store;
-  if (!store) throw refuse.storage(new Error("no object store configured"));
-  const loc = locate(store);
-  const uuids = grants.map((g) => g.dataset_uuid);
-  let rows: DatasetVersionRow[];
+/** The published versions of these datasets, as the registry has them now. */
+export async function lookupVersions(sql: Db, uuids: string[]): Promise<DatasetVersionRow[]> {
   try {
-    rows = await listDatasetVersions(deps.sql, { datasetUuids: uuids });
+    return await listDatasetVersions(sql, { datasetUuids: uuids });
   } catch (err) {
     // A registry row whose storage_ref does not parse refuses the request (fail closed) with a
     // status that says so, instead of an internal error.
     if (err instanceof ZodError) throw refuse.storage(new Error("malformed storage_ref"));
     throw err;
   }
+}
+
+/** Resolves, verifies and materialises the granted datasets; the caller must call release(). */
+export async function attachDatasets(grants: DatasetGrant[], deps: AttachDeps): Promise<Attached> {
+  const rows = await lookupVersions(
+    deps.sql,
+    grants.map((g) => g.dataset_uuid),
+  );
+  return await attachVersions(grants, rows, deps);
+}
+
+/**
+ * attachDatasets with the registry rows already read (`rows`: the published versions of the
+ * granted datasets, as lookupVersions returns them).
+ */
+export async function attachVersions(
+  grants: DatasetGrant[],
+  rows: DatasetVersionRow[],
+  deps: Omit<AttachDeps, "sql">,
+): Promise<Attached> {
+  const store = deps.store;
+  if (!store) throw refuse.storage(new Error("no object store configured"));
+  const loc = locate(store);
+  const uuids = grants.map((g) => g.dataset_uuid);
 
   const views: ViewSpec[] = [];
   const releases: (() => void)[] = [];
@@ -245,7 +264,7 @@ async function verifiedManifest(
   manifestKey: string,
   row: DatasetVersionRow,
   prefix: string,
-  deps: AttachDeps,
+  deps: Omit<AttachDeps, "sql">,
 ): Promise<Manifest> {
   const ref = row.storage_ref;
   // Everything verifyManifest compares against is part of the key.

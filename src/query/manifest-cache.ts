@@ -1,4 +1,5 @@
 import type { Manifest } from "../core/types.ts";
+import { WeightedLru } from "./lru.ts";
 
 /**
  * Manifests that already passed verification, by (storage location, dataset, version).
@@ -12,39 +13,8 @@ import type { Manifest } from "../core/types.ts";
  *
  * Bounded by the total number of objects listed (least recently used evicted first).
  */
-export class ManifestCache {
-  private readonly entries = new Map<string, Manifest>();
-  private objects = 0;
-
-  constructor(private readonly maxObjects = 200_000) {}
-
-  get(key: string): Manifest | undefined {
-    const m = this.entries.get(key);
-    if (m !== undefined) {
-      // Map iteration order is insertion order: re-inserting marks it most recently used.
-      this.entries.delete(key);
-      this.entries.set(key, m);
-    }
-    return m;
-  }
-
-  set(key: string, manifest: Manifest): void {
-    if (manifest.objects.length > this.maxObjects) return;
-    const old = this.entries.get(key);
-    if (old !== undefined) {
-      this.entries.delete(key);
-      this.objects -= old.objects.length;
-    }
-    this.entries.set(key, manifest);
-    this.objects += manifest.objects.length;
-    for (const [k, m] of this.entries) {
-      if (this.objects <= this.maxObjects) break;
-      this.entries.delete(k);
-      this.objects -= m.objects.length;
-    }
-  }
-
-  get size(): number {
-    return this.entries.size;
+export class ManifestCache extends WeightedLru<Manifest> {
+  constructor(maxObjects = 200_000) {
+    super(maxObjects, (m) => m.objects.length);
   }
 }

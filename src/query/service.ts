@@ -14,8 +14,8 @@ import {
 import { UuidSchema } from "../core/types.ts";
 import type { ObjectStore } from "../sink/object-store.ts";
 import { openObjectStore } from "../sink/open-store.ts";
-import { connect, type Db, type Sql } from "../state/index.ts";
-import { attachDatasets } from "./attach.ts";
+import { connect, type DatasetVersionRow, type Db, type Sql } from "../state/index.ts";
+import { attachVersions, lookupVersions } from "./attach.ts";
 import { writeAudit } from "./audit.ts";
 import { ObjectCache } from "./cache.ts";
 import { QueryBusyError, QueryError, refuse } from "./errors.ts";
@@ -25,6 +25,7 @@ import { Limiter } from "./limiter.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import { DatabasePool } from "./pool.ts";
 import { openLockedQuery, type SessionResult } from "./session.ts";
+import { sameVersions, VersionsCache, versionsKey } from "./versions-cache.ts";
 
 export interface QueryLimits {
   /** Execution time of one query; also the longest wait in the queue. */
@@ -109,6 +110,8 @@ export interface QueryContext {
   idle?: IdleDatabases;
   /** Verified manifests of published versions; optional (without it, read per request). */
   manifests?: ManifestCache;
+  /** Last registry snapshot per dataset set, attached from while the registry is re-read. */
+  versions?: VersionsCache;
 }
 
 export const DEFAULT_LIMIT = 1000;
@@ -138,47 +141,11 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
     if (!gate.ok) throw refuse.invalidSql(gate.reason);
     const limit = Math.min(Math.max(req.limit ?? DEFAULT_LIMIT, 1), ctx.limits.maxRows);
     const release = await ctx.limiter.acquire();
-    // What must happen once the query's database is done with: destroy it, unpin cached
-    // objects (DuckDB may hold them open until then), free the concurrency slot.
-    let cleanup: (() => Promise<void>) | undefined = async () => release();
-    let result: SessionResult;
+    let run: OpenRun | undefined;
+    let handedOff = false;
     try {
-      const attached = await attachDatasets(grants, {
-        sql: ctx.sql,
-        store: ctx.store,
-        cache: ctx.cache,
-        limits: ctx.limits,
-        ...(ctx.manifests ? { manifests: ctx.manifests } : {}),
-      });
-      cleanup = async () => {
-        try {
-          attached.release();
-        } finally {
-          release();
-        }
-      };
-      const session = await openLockedQuery({
-        views: attached.views,
-        ...(attached.alias ? { alias: attached.alias } : {}),
-        sql: req.sql,
-        limit,
-        maxResultBytes: ctx.limits.maxResultBytes,
-        timeoutMs: ctx.limits.timeoutMs,
-        memoryLimit: ctx.limits.memoryLimit,
-        threads: ctx.limits.threads,
-        tempRoot: ctx.tempRoot,
-        ...(ctx.pool ? { pool: ctx.pool } : {}),
-        ...(ctx.idle ? { reuse: { idle: ctx.idle, scope: req.principal.orgId } } : {}),
-      });
-      const unpin = cleanup;
-      cleanup = async () => {
-        try {
-          await session.dispose();
-        } finally {
-          await unpin();
-        }
-      };
-      result = session.result;
+      run = await openRun(ctx, grants, req, limit);
+      const result = run.result;
       const durationMs = performance.now() - started;
       try {
         await writeAudit(ctx.sql, {
@@ -194,12 +161,24 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
       // Answer first, tear down right after: the response is written in this tick's
       // microtasks, setImmediate runs after them. The slot stays held until the teardown is
       // done, so the cap still bounds live databases.
-      const later = cleanup;
-      cleanup = undefined;
-      setImmediate(() => void later().catch(() => {}));
+      const done = run;
+      handedOff = true;
+      setImmediate(
+        () =>
+          void done
+            .close()
+            .catch(() => {})
+            .finally(release),
+      );
       return { ...result, durationMs };
     } finally {
-      if (cleanup) await cleanup();
+      if (!handedOff) {
+        try {
+          await run?.close();
+        } finally {
+          release();
+        }
+      }
     }
   } catch (err) {
     if (!(err instanceof QueryError && err.category === "audit")) {
@@ -212,6 +191,99 @@ export async function runQuery(ctx: QueryContext, req: QueryRequest): Promise<Qu
         errorCategory: errorCategory(err),
       }).catch(() => {});
     }
+    throw err;
+  }
+}
+
+/** A finished query whose database and pinned cache objects are still held until close(). */
+interface OpenRun {
+  result: SessionResult;
+  close(): Promise<void>;
+}
+
+/**
+ * Registry → attach → locked query. With a snapshot of the registry from an earlier request
+ * (see versions-cache.ts) the registry read runs concurrently with the attach and the query,
+ * and the result is kept only if the snapshot was still current.
+ */
+async function openRun(
+  ctx: QueryContext,
+  grants: DatasetGrant[],
+  req: QueryRequest,
+  limit: number,
+): Promise<OpenRun> {
+  const uuids = grants.map((g) => g.dataset_uuid);
+  const key = versionsKey(uuids);
+  const fresh = lookupVersions(ctx.sql, uuids);
+  const guess = ctx.versions?.get(key);
+  if (guess === undefined) {
+    const rows = await fresh;
+    ctx.versions?.set(key, rows);
+    return await attachAndRun(ctx, grants, rows, req, limit);
+  }
+  fresh.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  const speculative = await attachAndRun(ctx, grants, guess, req, limit).then(
+    (run) => ({ run }),
+    (error: unknown) => ({ error }),
+  );
+  let rows: DatasetVersionRow[];
+  try {
+    rows = await fresh;
+  } catch (err) {
+    if ("run" in speculative) await speculative.run.close().catch(() => {});
+    throw err;
+  }
+  ctx.versions?.set(key, rows);
+  if (sameVersions(rows, guess)) {
+    if (ctx.versions) ctx.versions.stats.confirmed++;
+    if ("run" in speculative) return speculative.run;
+    throw speculative.error;
+  }
+  if (ctx.versions) ctx.versions.stats.rerun++;
+  if ("run" in speculative) await speculative.run.close().catch(() => {});
+  return await attachAndRun(ctx, grants, rows, req, limit);
+}
+
+async function attachAndRun(
+  ctx: QueryContext,
+  grants: DatasetGrant[],
+  rows: DatasetVersionRow[],
+  req: QueryRequest,
+  limit: number,
+): Promise<OpenRun> {
+  const attached = await attachVersions(grants, rows, {
+    store: ctx.store,
+    cache: ctx.cache,
+    limits: ctx.limits,
+    ...(ctx.manifests ? { manifests: ctx.manifests } : {}),
+  });
+  try {
+    const session = await openLockedQuery({
+      views: attached.views,
+      ...(attached.alias ? { alias: attached.alias } : {}),
+      sql: req.sql,
+      limit,
+      maxResultBytes: ctx.limits.maxResultBytes,
+      timeoutMs: ctx.limits.timeoutMs,
+      memoryLimit: ctx.limits.memoryLimit,
+      threads: ctx.limits.threads,
+      tempRoot: ctx.tempRoot,
+      ...(ctx.pool ? { pool: ctx.pool } : {}),
+      ...(ctx.idle ? { reuse: { idle: ctx.idle, scope: req.principal.orgId } } : {}),
+    });
+    return {
+      result: session.result,
+      // The database goes first (DuckDB may hold cached files open until then), then the pins.
+      async close() {
+        try {
+          await session.dispose();
+        } finally {
+          attached.release();
+        }
+      },
+    };
+  } catch (err) {
+    attached.release();
     throw err;
   }
 }
@@ -291,6 +363,7 @@ export async function createQueryService(opts: QueryServiceOptions): Promise<Que
     limits,
     tempRoot,
     manifests: new ManifestCache(),
+    versions: new VersionsCache(),
     pool: new DatabasePool(
       { threads: limits.threads, memoryLimit: limits.memoryLimit, tempRoot },
       limits.warmDatabases,

@@ -14,7 +14,7 @@ const manifest = (objects: number): Manifest => ({
   })),
 });
 
-test("manifest cache is bounded by listed objects and evicts the least recently used", () => {
+test("manifest cache (a weighted LRU) is bounded by listed objects and evicts the least recently used", () => {
   const c = new ManifestCache(10);
   const a = manifest(4);
   c.set("a", a);
