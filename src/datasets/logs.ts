@@ -1,6 +1,6 @@
 import { FatalError } from "../core/errors.ts";
 import type { BlockRpc, ColumnSpec, DatasetDef, FetchNeeds, JsonLog } from "./types.ts";
-import { countBytes, hexNumber } from "./values.ts";
+import { dataLength, hexNumber } from "./values.ts";
 
 /**
  * cryo `logs` / `events` (crates/freeze/src/datasets/logs.rs): `eth_getLogs` over ranges of
@@ -29,7 +29,7 @@ const columns: ColumnSpec<LogRow>[] = [
   { name: "topic2", kind: "binary", get: (r) => r.log.topics[2] },
   { name: "topic3", kind: "binary", get: (r) => r.log.topics[3] },
   { name: "data", kind: "binary", get: (r) => r.log.data },
-  { name: "n_data_bytes", kind: "u32", get: (r) => countBytes("data", r.log.data).total },
+  { name: "n_data_bytes", kind: "u32", get: (r) => dataLength("data", r.log.data) },
   { name: "chain_id", kind: "u64", get: (_r, ctx) => ctx.chainId },
 ];
 

@@ -8,8 +8,32 @@ import type { CellValue } from "./types.ts";
  * malformed hex is a FatalError naming the column.
  */
 
-const QUANTITY = /^0x[0-9a-fA-F]{1,64}$/;
 const DATA = /^0x(?:[0-9a-fA-F]{2})*$/;
+
+/** Digit values of ASCII hex characters; -1 for every other character code below 128. */
+const HEX_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_DIGIT[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_DIGIT[65 + i] = 10 + i;
+  HEX_DIGIT[97 + i] = 10 + i;
+}
+
+/** The value of the hex digit at `s[i]`, or -1 (non-hex, including every non-ASCII char). */
+function digitAt(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  return c < 128 ? (HEX_DIGIT[c] as number) : -1;
+}
+
+/**
+ * `0x` followed by 1 to 64 hex digits (a JSON-RPC quantity, at most 256 bits). Checked with a
+ * char loop rather than a regex: this runs several times per row.
+ */
+function isQuantity(s: string): boolean {
+  const len = s.length;
+  if (len < 3 || len > 66 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120) return false;
+  for (let i = 2; i < len; i++) if (digitAt(s, i) < 0) return false;
+  return true;
+}
 
 export function badValue(column: string, v: unknown): FatalError {
   const s =
@@ -19,24 +43,37 @@ export function badValue(column: string, v: unknown): FatalError {
   });
 }
 
-/** A hex quantity's low 64 bits as two u32 words. */
-function hexWords(column: string, hex: string): [number, number] {
-  if (!QUANTITY.test(hex)) throw badValue(column, hex);
-  const digits = hex.length - 2;
-  if (digits <= 8) return [Number.parseInt(hex.slice(2), 16), 0];
-  const loStart = hex.length - 8;
-  const hiStart = Math.max(2, loStart - 8);
-  return [
-    Number.parseInt(hex.slice(loStart), 16),
-    Number.parseInt(hex.slice(hiStart, loStart), 16),
-  ];
+/** Low and high u32 words of the last quantity parsed by `parseWords` (no array per value). */
+let wordLo = 0;
+let wordHi = 0;
+
+/** Parse a hex quantity's low 64 bits into wordLo / wordHi (wrapping, like Rust's `as u64`). */
+function parseWords(column: string, hex: string): void {
+  const len = hex.length;
+  if (len < 3 || len > 66 || hex.charCodeAt(0) !== 48 || hex.charCodeAt(1) !== 120) {
+    throw badValue(column, hex);
+  }
+  // Digits above the low 16 only need to be valid; the next 8 form the high word, the last 8
+  // the low word. Each word accumulates at most 8 digits, so it stays an exact integer < 2^32.
+  const hiStart = Math.max(2, len - 16);
+  const loStart = Math.max(2, len - 8);
+  let lo = 0;
+  let hi = 0;
+  for (let i = 2; i < len; i++) {
+    const d = digitAt(hex, i);
+    if (d < 0) throw badValue(column, hex);
+    if (i >= loStart) lo = lo * 16 + d;
+    else if (i >= hiStart) hi = hi * 16 + d;
+  }
+  wordLo = lo;
+  wordHi = hi;
 }
 
 export function writeU64(col: U64Column, column: string, v: CellValue): void {
   if (v === null || v === undefined) col.appendNull();
   else if (typeof v === "string") {
-    const [lo, hi] = hexWords(column, v);
-    col.appendWords(lo, hi);
+    parseWords(column, v);
+    col.appendWords(wordLo, wordHi);
   } else if (typeof v === "number") col.appendNumber(v);
   else if (typeof v === "bigint") col.appendBigInt(v);
   else throw badValue(column, v);
@@ -44,8 +81,10 @@ export function writeU64(col: U64Column, column: string, v: CellValue): void {
 
 export function writeU32(col: FixedColumn, column: string, v: CellValue): void {
   if (v === null || v === undefined) col.appendNull();
-  else if (typeof v === "string") col.append(hexWords(column, v)[0]);
-  else if (typeof v === "number") col.append(v >>> 0);
+  else if (typeof v === "string") {
+    parseWords(column, v);
+    col.append(wordLo);
+  } else if (typeof v === "number") col.append(v >>> 0);
   else if (typeof v === "bigint") col.append(Number(BigInt.asUintN(32, v)));
   else throw badValue(column, v);
 }
@@ -66,8 +105,8 @@ export function writeUtf8(col: BytesColumn, column: string, v: CellValue): void 
   if (v === null || v === undefined) col.appendNull();
   else if (typeof v === "string") {
     const n = Buffer.byteLength(v, "utf8");
-    const { buf, at } = col.reserve(n);
-    Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).write(v, at, n, "utf8");
+    const at = col.reserve(n);
+    col.view.write(v, at, n, "utf8");
     col.commit(n);
   } else throw badValue(column, v);
 }
@@ -82,14 +121,8 @@ export function writeBinary(col: BytesColumn, column: string, v: CellValue): voi
   // fewer than n bytes is exactly "malformed" (the reserved bytes are then never committed).
   if (typeof v !== "string" || !isHexPrefixedEven(v)) throw badValue(column, v);
   const n = (v.length - 2) >> 1;
-  const { buf, at } = col.reserve(n);
-  const written = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).write(
-    v.slice(2),
-    at,
-    n,
-    "hex",
-  );
-  if (written !== n) throw badValue(column, v);
+  const at = col.reserve(n);
+  if (col.view.write(v.slice(2), at, n, "hex") !== n) throw badValue(column, v);
   col.commit(n);
 }
 
@@ -112,7 +145,7 @@ export function parseU256(column: string, v: CellValue): bigint | null {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") return BigInt.asUintN(256, v);
   if (typeof v === "number") return BigInt(v);
-  if (typeof v === "string" && QUANTITY.test(v)) return BigInt(v);
+  if (typeof v === "string" && isQuantity(v)) return BigInt(v);
   throw badValue(column, v);
 }
 
@@ -124,7 +157,7 @@ export function u256Hex(x: bigint): string {
 /** Left-pad a quantity to a fixed-width DATA value (e.g. signature r/s → 32 bytes). */
 export function padQuantity(column: string, v: CellValue, bytes: number): string | null {
   if (v === null || v === undefined) return null;
-  if (typeof v !== "string" || !QUANTITY.test(v) || v.length - 2 > bytes * 2) {
+  if (typeof v !== "string" || !isQuantity(v) || v.length - 2 > bytes * 2) {
     throw badValue(column, v);
   }
   return `0x${v
@@ -133,20 +166,48 @@ export function padQuantity(column: string, v: CellValue, bytes: number): string
     .padStart(bytes * 2, "0")}`;
 }
 
+/** Decoded DATA values are only counted, never kept: one scratch buffer, grown as needed. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Decode DATA hex into `scratch` and return its byte count. The decoder does the validation
+ * (as in writeBinary): it stops at the first non-hex digit, so fewer bytes written = malformed.
+ */
+function decodeToScratch(column: string, hex: unknown): number {
+  if (typeof hex !== "string" || !isHexPrefixedEven(hex)) throw badValue(column, hex);
+  const n = (hex.length - 2) >> 1;
+  if (n > scratch.length) scratch = Buffer.allocUnsafe(Math.max(n, 2 * scratch.length));
+  if (scratch.write(hex.slice(2), 0, n, "hex") !== n) throw badValue(column, hex);
+  return n;
+}
+
+/** Number of bytes of a DATA hex string. */
+export function dataLength(column: string, hex: string): number {
+  return decodeToScratch(column, hex);
+}
+
 /** Number of bytes of a DATA hex string, and how many of them are zero. */
 export function countBytes(column: string, hex: string): { total: number; zero: number } {
-  if (typeof hex !== "string" || !DATA.test(hex)) throw badValue(column, hex);
+  const total = decodeToScratch(column, hex);
   let zero = 0;
-  for (let i = 2; i < hex.length; i += 2) {
-    if (hex.charCodeAt(i) === 48 && hex.charCodeAt(i + 1) === 48) zero++;
-  }
-  return { total: (hex.length - 2) >> 1, zero };
+  for (let i = 0; i < total; i++) if (scratch[i] === 0) zero++;
+  return { total, zero };
 }
 
 /** A hex quantity that must fit a JS number (block numbers, indices). */
 export function hexNumber(column: string, v: unknown): number {
-  if (typeof v !== "string" || !QUANTITY.test(v)) throw badValue(column, v);
-  const n = Number.parseInt(v.slice(2), 16);
+  if (typeof v !== "string") throw badValue(column, v);
+  const len = v.length;
+  if (len < 3 || len > 66 || v.charCodeAt(0) !== 48 || v.charCodeAt(1) !== 120) {
+    throw badValue(column, v);
+  }
+  let n = 0;
+  for (let i = 2; i < len; i++) {
+    const d = digitAt(v, i);
+    if (d < 0) throw badValue(column, v);
+    n = n * 16 + d;
+  }
+  // Exact while n stays below 2^53; past it the result is no longer a safe integer.
   if (!Number.isSafeInteger(n)) throw badValue(column, v);
   return n;
 }

@@ -41,11 +41,21 @@ class Validity {
   private bits = new Uint8Array(64);
   nulls = 0;
 
+  /**
+   * Until the first null the bitmap is not written at all (most columns never see one): the
+   * first null back-fills "valid" for every earlier row.
+   */
   set(i: number, valid: boolean): void {
+    if (valid && this.nulls === 0) return;
     const byte = i >> 3;
     if (byte >= this.bits.length) this.bits = grow(this.bits, byte + 1);
     if (valid) this.bits[byte] = (this.bits[byte] ?? 0) | (1 << (i & 7));
-    else this.nulls++;
+    else if (this.nulls++ === 0) this.markValidBefore(i);
+  }
+
+  private markValidBefore(i: number): void {
+    this.bits.fill(0xff, 0, i >> 3);
+    for (let j = i & ~7; j < i; j++) this.bits[j >> 3] = (this.bits[j >> 3] ?? 0) | (1 << (j & 7));
   }
 
   /** The bitmap, or undefined when there were no nulls (Arrow's "all valid" shorthand). */
@@ -218,12 +228,19 @@ export class BoolColumn implements ColumnBuilder {
 
 /**
  * LargeBinary / LargeUtf8 (64-bit offsets, as cryo's polars writer declares them). Values are
- * written straight into one growing byte buffer.
+ * written straight into one growing byte buffer, through a Buffer view of it that is made once
+ * per growth (not per value), so Node's native hex/utf8 encoders can write in place.
  */
 export class BytesColumn implements ColumnBuilder {
   private bytes = new Uint8Array(16 * 1024);
+  /** A Buffer over `bytes` (same memory): write values at `reserve()`'s offset, then `commit`. */
+  view = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   private used = 0;
-  private offsets = new BigInt64Array(1025);
+  /**
+   * Offsets as little-endian (low, high) u32 word pairs, read back as one BigInt64Array: no
+   * BigInt is allocated per value.
+   */
+  private offsetWords = new Uint32Array(2 * 1025);
   private validity = new Validity();
   length = 0;
 
@@ -233,10 +250,13 @@ export class BytesColumn implements ColumnBuilder {
     return this.used + this.length * 8;
   }
 
-  /** Reserve `n` bytes for the next value; write them into the returned buffer at `at`. */
-  reserve(n: number): { buf: Uint8Array; at: number } {
-    if (this.used + n > this.bytes.length) this.bytes = grow(this.bytes, this.used + n);
-    return { buf: this.bytes, at: this.used };
+  /** Make room for the next value's `n` bytes; returns the offset in `view` to write them at. */
+  reserve(n: number): number {
+    if (this.used + n > this.bytes.length) {
+      this.bytes = grow(this.bytes, this.used + n);
+      this.view = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    }
+    return this.used;
   }
 
   /** Close the value whose `n` bytes were written after `reserve`. */
@@ -246,15 +266,16 @@ export class BytesColumn implements ColumnBuilder {
   }
 
   append(value: Uint8Array): void {
-    const { buf, at } = this.reserve(value.length);
-    buf.set(value, at);
+    const at = this.reserve(value.length);
+    this.bytes.set(value, at);
     this.commit(value.length);
   }
 
   /** ASCII / latin1-safe strings only (decimal numbers, hex): one byte per char. */
   appendAscii(s: string): void {
-    const { buf, at } = this.reserve(s.length);
-    for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
+    const at = this.reserve(s.length);
+    const bytes = this.bytes;
+    for (let i = 0; i < s.length; i++) bytes[at + i] = s.charCodeAt(i);
     this.commit(s.length);
   }
 
@@ -263,23 +284,26 @@ export class BytesColumn implements ColumnBuilder {
   }
 
   private pushOffset(valid: boolean): void {
-    if (this.length + 2 > this.offsets.length) this.offsets = grow(this.offsets, this.length + 2);
-    this.offsets[this.length + 1] = BigInt(this.used);
+    const at = 2 * (this.length + 1);
+    if (at + 2 > this.offsetWords.length) this.offsetWords = grow(this.offsetWords, at + 2);
+    this.offsetWords[at] = this.used >>> 0;
+    this.offsetWords[at + 1] = Math.floor(this.used / 0x1_0000_0000);
     this.validity.set(this.length++, valid);
   }
 
   finish(): Data {
+    const offsets = new BigInt64Array(this.offsetWords.slice(0, 2 * (this.length + 1)).buffer);
     const data = makeData({
       type: (this.type === "binary" ? new LargeBinary() : new LargeUtf8()) as LargeBinary,
       length: this.length,
       nullCount: this.validity.nulls,
       nullBitmap: this.validity.take(this.length),
-      valueOffsets: this.offsets.slice(0, this.length + 1),
+      valueOffsets: offsets,
       data: this.bytes.slice(0, this.used),
     });
     this.length = 0;
     this.used = 0;
-    this.offsets = new BigInt64Array(1025);
+    this.offsetWords = new Uint32Array(2 * 1025);
     this.validity = new Validity();
     return data;
   }
