@@ -83,3 +83,54 @@ test("SIGTERM: stop claiming, abort the running task after the grace, exit 0; --
   assert.deepEqual(await stack.store.list(`cryo/31337/${r!.payload.dataset_uuid}/`), []);
   assert.deepEqual(await stack.store.listIncomplete(`cryo/31337/${r!.payload.dataset_uuid}/`), []);
 });
+
+test("a worker whose token the dispatcher rejects hands the wake-up back, stops claiming and exits 2", async () => {
+  const [r] = await enqueueRanges(stack.sql, {
+    datasets: ["blocks"],
+    from: 0,
+    to: 10,
+    size: 10,
+    org: "00000000-0000-0000-0000-00000000401a",
+  });
+  const before = await getTask(stack.sql, r!.taskId);
+  child = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts"], {
+    cwd: root,
+    env: {
+      ...stack.env,
+      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
+      TRACE_WORKER_TOKEN: "not-the-dispatcher's-token",
+      DATABASE_URL: stack.dbUrl,
+      TRACE_OBJECT_STORE: stack.storeUrl,
+      WORKER_POLL_MS: "20",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  const code = await new Promise<number | null>((resolve) => child!.once("exit", resolve));
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /rejected this worker's token \(401\).*TRACE_WORKER_TOKEN/);
+  assert.ok(stdout.includes('"event":"worker.unauthorized"'), stdout);
+
+  // The wake-up is back in the queue, available now, not dead-lettered; the task never ran.
+  const [msg] = await stack.sql<{ deliveries: number; due: boolean }[]>`
+    SELECT deliveries, available_at <= now() AS due FROM state.queue_messages
+     WHERE payload->>'task_id' = ${r!.taskId}`;
+  assert.ok(msg, "the wake-up is still queued");
+  assert.equal(msg.due, true);
+  assert.ok(msg.deliveries <= 1, `deliveries ${msg.deliveries}`);
+  const [dead] = await stack.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM state.queue_dead_letters WHERE payload->>'task_id' = ${r!.taskId}`;
+  assert.equal(dead?.n, 0);
+  const task = await getTask(stack.sql, r!.taskId);
+  assert.deepEqual(
+    { status: task?.status, attempt: task?.attempt },
+    { status: before?.status, attempt: before?.attempt },
+  );
+});

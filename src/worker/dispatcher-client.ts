@@ -1,4 +1,4 @@
-import { RetryableError } from "../core/errors.ts";
+import { FatalError, RetryableError } from "../core/errors.ts";
 import type { DatasetPublication, TaskOutcome } from "../core/types.ts";
 
 /**
@@ -103,7 +103,13 @@ export class DispatcherClient {
     if (r.status === 200) return { kind: "claimed", task: r.body as unknown as ClaimedTask };
     if (r.status === 409 || r.status === 404)
       return { kind: "not_claimable", status: r.status, error: String(r.body.error ?? "") };
-    // 401 (bad worker token) or 400 must not be acked away silently: the caller retries/logs.
+    // A rejected worker token fails every claim this worker will ever make: the worker has to
+    // stop rather than burn wake-up deliveries (category checked by worker.ts).
+    if (r.status === 401)
+      throw new FatalError("the dispatcher rejected this worker's token (401)", {
+        category: "worker_unauthorized",
+      });
+    // 400 must not be acked away silently: the caller retries/logs.
     throw new RetryableError(`task claim refused (${r.status} ${String(r.body.error ?? "")})`, {
       category: "claim_refused",
     });

@@ -44,6 +44,18 @@ export async function runWorkerMain(
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    void worker.failed.then((err) => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      process.stderr.write(
+        `worker stopped: ${describeError(err)} — check TRACE_WORKER_TOKEN against the dispatcher's\n`,
+      );
+      // A token the dispatcher refuses is a configuration error (2), like a bad variable.
+      worker.stop({ deadlineMs }).then(
+        () => resolve(2),
+        () => resolve(2),
+      );
+    });
   });
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, pino } from "pino";
-import { describeError, FatalError } from "../core/errors.ts";
+import { describeError, errorCategory, FatalError } from "../core/errors.ts";
 import { isUuid } from "../core/ids.ts";
 import { defaultStagingRoot, stagingTtlMsFromEnv, sweepStaleStaging } from "../cryo-cli/index.ts";
 import type { DatasetOptions } from "../extract/index.ts";
@@ -77,6 +77,11 @@ export interface Worker {
   runTask(taskId: string): Promise<TaskRunResult>;
   /** Tasks currently running. */
   readonly running: number;
+  /**
+   * Resolves when the worker stopped claiming by itself because it cannot work at all (the
+   * dispatcher rejects its token). The caller should stop() it and exit with an error.
+   */
+  readonly failed: Promise<Error>;
 }
 
 /** The prefix every cryo_ingest version lives under (trace-rust §2.9); the worker's own. */
@@ -142,6 +147,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const running = new Set<Promise<void>>();
   let loop: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
+  let fail: (err: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => {
+    fail = resolve;
+  });
 
   async function startupCleanup(): Promise<StartupCleanup> {
     const swept = await sweepStaleStaging(
@@ -195,6 +204,18 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       await runTask(deps, taskId, { signal: shutdown.signal });
     } catch (err) {
+      if (errorCategory(err) === "worker_unauthorized") {
+        // Every claim would fail the same way: hand the wake-up straight back (another worker
+        // may hold a valid token) and stop claiming instead of burning its deliveries.
+        log.error(
+          { event: "worker.unauthorized", task_id: taskId },
+          "the dispatcher rejected this worker's token; no longer claiming (check TRACE_WORKER_TOKEN)",
+        );
+        await queue!.requeue(msg.messageId, 0).catch(() => {});
+        stopPolling.abort();
+        fail(err as Error);
+        return;
+      }
       // Only the claim throws: the dispatcher was unreachable, so the wake-up is kept for later.
       log.warn(
         { event: "worker.claim.failed", task_id: taskId, error: describeError(err) },
@@ -253,6 +274,7 @@ export function createWorker(options: WorkerOptions): Worker {
     get running() {
       return running.size;
     },
+    failed,
     async start() {
       if (loop) throw new FatalError("worker already started", { category: "config" });
       const cleanup = await startupCleanup();
