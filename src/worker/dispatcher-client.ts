@@ -1,5 +1,6 @@
+import { z } from "zod";
 import { FatalError, RetryableError } from "../core/errors.ts";
-import type { DatasetPublication, TaskOutcome } from "../core/types.ts";
+import { type DatasetPublication, type TaskOutcome, UuidSchema } from "../core/types.ts";
 
 /**
  * The worker's side of the dispatcher's HTTP task API (claim / heartbeat / complete). This is the
@@ -7,14 +8,16 @@ import type { DatasetPublication, TaskOutcome } from "../core/types.ts";
  * Transport problems and 5xx are RetryableError; the answers a worker acts on are returned.
  */
 
-export interface ClaimedTask {
-  task_id: string;
-  attempt: number;
-  lease_token: string;
-  lease_expires_at: string;
-  capability_token: string;
-  work_payload: unknown;
-}
+/** A 200 claim reply; checked before the worker acts on it (the payload by run-task.ts). */
+const ClaimedTaskSchema = z.object({
+  task_id: UuidSchema,
+  attempt: z.number().int().positive(),
+  lease_token: z.string().min(1),
+  lease_expires_at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "not a timestamp"),
+  capability_token: z.string().min(1),
+  work_payload: z.unknown(),
+});
+export type ClaimedTask = z.infer<typeof ClaimedTaskSchema>;
 
 export type ClaimReply =
   | { kind: "claimed"; task: ClaimedTask }
@@ -100,7 +103,17 @@ export class DispatcherClient {
       { task_id: taskId, worker_id: this.workerId },
       { "x-trace-worker-token": this.workerToken },
     );
-    if (r.status === 200) return { kind: "claimed", task: r.body as unknown as ClaimedTask };
+    if (r.status === 200) {
+      const task = ClaimedTaskSchema.safeParse(r.body);
+      // Claimed on the dispatcher's side but unusable here (a version mismatch): the lease is
+      // left to expire, and the reaper turns it into a retry.
+      if (!task.success || task.data.task_id !== taskId)
+        throw new RetryableError(
+          `the dispatcher's claim reply is malformed (${task.success ? "task_id differs" : (task.error.issues[0]?.path.join(".") ?? "body")})`,
+          { category: "dispatcher_protocol" },
+        );
+      return { kind: "claimed", task: task.data };
+    }
     if (r.status === 409 || r.status === 404)
       return { kind: "not_claimable", status: r.status, error: String(r.body.error ?? "") };
     // A rejected worker token fails every claim this worker will ever make: the worker has to
