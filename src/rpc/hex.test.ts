@@ -39,3 +39,18 @@ test("data, hashes, addresses", () => {
   assert.deepEqual([...hexToBytes("0x00ff10")], [0, 255, 16]);
   assert.throws(() => hexToBytes("0x0g"), /not hex data/);
 });
+
+test("non-ASCII characters whose low byte is a hex digit are not hex", () => {
+  // U+0130 / U+0161 / U+0A30 end in 0x30 / 0x61 / 0x30 ("0", "a", "0"): a decoder that reads
+  // low bytes would accept them.
+  for (const ch of ["\u0130", "\u0161", "\u0a30", "\u0041\u0301".slice(1)]) {
+    assert.equal(isHash(`0x${"a".repeat(62)}${ch}a`), false, ch);
+    assert.equal(isHash(`0x${ch.repeat(64)}`), false, ch);
+    assert.equal(isAddress(`0x${ch.repeat(40)}`), false, ch);
+    assert.equal(isHexData(`0x${"00".repeat(100)}${ch}0`), false, ch);
+    assert.equal(isHexData(`0x${ch}0`), false, ch);
+    assert.equal(isHexQuantity(`0x1${ch}`), false, ch);
+  }
+  assert.equal(isHexData(`0x${"aB".repeat(70_000)}`), true); // longer than the scratch buffer
+  assert.equal(isHexData(`0x${"aB".repeat(70_000)}\u0130f`), false);
+});
