@@ -21,6 +21,33 @@ after(async () => {
   await proxy.close();
 });
 
+/** The worker process with the stack's settings plus `env`; its output is collected. */
+function spawnWorker(args: string[], env: Record<string, string>) {
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts", ...args], {
+    cwd: root,
+    env: {
+      ...stack.env,
+      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
+      TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
+      DATABASE_URL: stack.dbUrl,
+      TRACE_OBJECT_STORE: stack.storeUrl,
+      WORKER_POLL_MS: "20",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child = proc;
+  const out = { stdout: "", stderr: "" };
+  proc.stdout?.on("data", (d) => {
+    out.stdout += String(d);
+  });
+  proc.stderr?.on("data", (d) => {
+    out.stderr += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
+  return { proc, out, exited };
+}
+
 test("SIGTERM: stop claiming, abort the running task after the grace, exit 0; --concurrency applies", async () => {
   const [r] = await enqueueRanges(stack.sql, {
     datasets: ["blocks"],
@@ -30,44 +57,26 @@ test("SIGTERM: stop claiming, abort the running task after the grace, exit 0; --
     pool: "stall",
   });
   proxy.stall();
-  child = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts", "--concurrency", "3"], {
-    cwd: root,
-    env: {
-      ...stack.env,
-      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
-      TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
-      DATABASE_URL: stack.dbUrl,
-      TRACE_OBJECT_STORE: stack.storeUrl,
-      TRACE_RPC_POOL_STALL_URL: proxy.url,
-      TRACE_WORKER_CONCURRENCY: "1",
-      TRACE_WORKER_SHUTDOWN_MS: "300",
-      WORKER_POLL_MS: "20",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const w = spawnWorker(["--concurrency", "3"], {
+    TRACE_RPC_POOL_STALL_URL: proxy.url,
+    TRACE_WORKER_CONCURRENCY: "1",
+    TRACE_WORKER_SHUTDOWN_MS: "300",
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child!.once("exit", resolve));
+  const { proc, out, exited } = w;
   await eventually(
     async () => {
-      if (child?.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
+      if (proc.exitCode !== null) throw new Error(`worker exited early: ${out.stderr}`);
       return (await getTask(stack.sql, r!.taskId))?.status === "running";
     },
     60_000,
     "the task running in the child worker",
   );
-  child.kill("SIGTERM");
+  proc.kill("SIGTERM");
   const code = await exited;
   proxy.release();
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 0, out.stderr);
 
-  const events = stdout
+  const events = out.stdout
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -93,27 +102,9 @@ test("a worker whose token the dispatcher rejects hands the wake-up back, stops 
     org: "00000000-0000-0000-0000-00000000401a",
   });
   const before = await getTask(stack.sql, r!.taskId);
-  child = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts"], {
-    cwd: root,
-    env: {
-      ...stack.env,
-      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
-      TRACE_WORKER_TOKEN: "not-the-dispatcher's-token",
-      DATABASE_URL: stack.dbUrl,
-      TRACE_OBJECT_STORE: stack.storeUrl,
-      WORKER_POLL_MS: "20",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
-  });
-  const code = await new Promise<number | null>((resolve) => child!.once("exit", resolve));
+  const { out, exited } = spawnWorker([], { TRACE_WORKER_TOKEN: "not-the-dispatcher's-token" });
+  const code = await exited;
+  const { stdout, stderr } = out;
   assert.equal(code, 2, stderr);
   assert.match(stderr, /rejected this worker's token \(401\).*TRACE_WORKER_TOKEN/);
   assert.ok(stdout.includes('"event":"worker.unauthorized"'), stdout);
