@@ -20,6 +20,7 @@ import {
   writeHexString,
   writeU32,
   writeU64,
+  writeU256Binary,
   writeUtf8,
 } from "./values.ts";
 
@@ -223,16 +224,19 @@ function u256Writer<R>(
   binaryType: ColumnType,
   hex: boolean,
 ): (row: R, ctx: RowContext) => void {
-  const parts = types.map((t): ((x: bigint | null) => void) => {
+  // Each part gets the parsed value and, when the cell was a hex quantity, that string too.
+  const parts = types.map((t): ((x: bigint | null, quantity: string | undefined) => void) => {
     switch (t) {
       case "binary": {
         const b = add(`${name}_binary`, binaryType) as BytesColumn;
-        return (x: bigint | null) =>
+        return (x: bigint | null, quantity: string | undefined) =>
           x === null
             ? b.appendNull()
             : hex
               ? b.appendAscii(u256Hex(x))
-              : writeBinary(b, name, u256Hex(x));
+              : quantity !== undefined
+                ? writeU256Binary(b, name, quantity)
+                : writeBinary(b, name, u256Hex(x));
       }
       case "string": {
         const b = add(`${name}_string`, "utf8") as BytesColumn;
@@ -260,7 +264,10 @@ function u256Writer<R>(
     }
   });
   return (row, ctx) => {
-    const x = parseU256(name, get(row, ctx));
-    for (const p of parts) p(x);
+    const v = get(row, ctx);
+    const x = parseU256(name, v);
+    // parseU256 accepted it: a string here is a well-formed quantity of 1-64 digits.
+    const quantity = typeof v === "string" ? v : undefined;
+    for (const p of parts) p(x, quantity);
   };
 }

@@ -2,6 +2,7 @@ import { FatalError } from "../core/errors.ts";
 import { transactionRlpLength } from "./rlp.ts";
 import type {
   BlockRpc,
+  CellValue,
   ColumnSpec,
   DatasetDef,
   FetchNeeds,
@@ -9,7 +10,7 @@ import type {
   JsonReceipt,
   JsonTx,
 } from "./types.ts";
-import { countBytes, hexNumber, padQuantity, parseU256 } from "./values.ts";
+import { countBytes, hexNumber, padQuantity, parseU256, smallQuantity } from "./values.ts";
 
 /**
  * cryo `transactions` / `txs` (crates/freeze/src/datasets/transactions.rs):
@@ -48,6 +49,30 @@ export function effectiveGasPrice(tx: JsonTx, block: JsonBlock): bigint | null {
   return (base + tip) & U64_MASK;
 }
 
+/** Hex strings equal up to case (no lowercase copies when they are equal as given, as usual). */
+function sameHex(a: string, b: string): boolean {
+  return a === b || a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * The gas_price cell: effectiveGasPrice, computed with plain numbers when every input is below
+ * 2^52 (exact in a double, so the same integer), otherwise through BigInt. Legacy prices go to
+ * the u64 writer as the hex string itself (it keeps the low 64 bits, like the BigInt path).
+ */
+function gasPriceCell(tx: JsonTx, block: JsonBlock): CellValue {
+  const type = tx.type === undefined ? 0 : hexNumber("transaction_type", tx.type);
+  if (type < 2 || tx.maxFeePerGas === undefined)
+    return tx.gasPrice === undefined ? null : tx.gasPrice;
+  const maxFee = smallQuantity(tx.maxFeePerGas);
+  const prio = tx.maxPriorityFeePerGas === undefined ? 0 : smallQuantity(tx.maxPriorityFeePerGas);
+  const base = block.baseFeePerGas == null ? -1 : smallQuantity(block.baseFeePerGas);
+  if (maxFee < 0 || prio < 0 || (base < 0 && block.baseFeePerGas != null)) {
+    return effectiveGasPrice(tx, block);
+  }
+  if (base < 0) return maxFee;
+  return base + Math.min(prio, maxFee - base);
+}
+
 /** The signature's y parity: `yParity` when given, otherwise derived from legacy/EIP-155 `v`. */
 function yParity(tx: JsonTx): boolean | null {
   if (tx.yParity !== undefined) return hexNumber("v", tx.yParity) === 1;
@@ -75,7 +100,7 @@ const columns: ColumnSpec<TxRow>[] = [
   { name: "input", kind: "binary", get: (r) => r.tx.input },
   { name: "gas_limit", kind: "u64", get: (r) => r.tx.gas },
   { name: "gas_used", kind: "u64", get: (r) => r.receipt?.gasUsed },
-  { name: "gas_price", kind: "u64", get: (r) => effectiveGasPrice(r.tx, r.block) },
+  { name: "gas_price", kind: "u64", get: (r) => gasPriceCell(r.tx, r.block) },
   { name: "transaction_type", kind: "u32", get: (r) => r.tx.type ?? 0 },
   { name: "max_priority_fee_per_gas", kind: "u64", get: (r) => r.tx.maxPriorityFeePerGas },
   { name: "max_fee_per_gas", kind: "u64", get: (r) => r.tx.maxFeePerGas },
@@ -158,7 +183,7 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
       return { tx, block, index, receipt: receipts?.[i] };
     });
     for (const r of rows) {
-      if (r.receipt && r.receipt.transactionHash.toLowerCase() !== r.tx.hash.toLowerCase()) {
+      if (r.receipt && !sameHex(r.receipt.transactionHash, r.tx.hash)) {
         throw new FatalError(
           `receipt ${r.index} of block ${block.number} is for transaction ${r.receipt.transactionHash}, not ${r.tx.hash}`,
           { category: "invalid_rpc_response" },

@@ -149,6 +149,30 @@ export function parseU256(column: string, v: CellValue): bigint | null {
   throw badValue(column, v);
 }
 
+/**
+ * A u256 quantity (already validated: 0x + 1-64 hex digits) as 32 big-endian bytes, decoded
+ * from its digits (no BigInt → hex string round trip): zero bytes, then the digits.
+ */
+export function writeU256Binary(col: BytesColumn, column: string, quantity: string): void {
+  const digits = quantity.length - 2;
+  const n = (digits + 1) >> 1;
+  const at = col.reserve(32);
+  const view = col.view;
+  const start = at + 32 - n;
+  view.fill(0, at, start);
+  let ok: boolean;
+  if (digits % 2 === 1) {
+    // An odd count: the first digit alone is the first byte's low nibble.
+    const first = digitAt(quantity, 2);
+    view[start] = first;
+    ok = first >= 0 && view.write(quantity.slice(3), start + 1, n - 1, "hex") === n - 1;
+  } else {
+    ok = view.write(quantity.slice(2), start, n, "hex") === n;
+  }
+  if (!ok) throw badValue(column, quantity);
+  col.commit(32);
+}
+
 /** A u256 as 0x + 64 lowercase hex digits (32 bytes big-endian). */
 export function u256Hex(x: bigint): string {
   return `0x${x.toString(16).padStart(64, "0")}`;
@@ -192,6 +216,24 @@ export function countBytes(column: string, hex: string): { total: number; zero: 
   let zero = 0;
   for (let i = 0; i < total; i++) if (scratch[i] === 0) zero++;
   return { total, zero };
+}
+
+/**
+ * A well-formed quantity of at most 13 hex digits (< 2^52, so exact as a double, and sums or
+ * differences of two stay exact) as a number; -1 for anything else (longer, or malformed: the
+ * caller then takes its BigInt path, which reports malformed values).
+ */
+export function smallQuantity(v: unknown): number {
+  if (typeof v !== "string") return -1;
+  const len = v.length;
+  if (len < 3 || len > 15 || v.charCodeAt(0) !== 48 || v.charCodeAt(1) !== 120) return -1;
+  let n = 0;
+  for (let i = 2; i < len; i++) {
+    const d = digitAt(v, i);
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n;
 }
 
 /** A hex quantity that must fit a JS number (block numbers, indices). */
