@@ -12,9 +12,11 @@ import {
 } from "../parquet/columns.ts";
 import type { AnyDataset, ColumnSpec, RowContext } from "./types.ts";
 import {
+  badValue,
   parseU256,
   u256Hex,
   writeBinary,
+  writeBinaryDeferred,
   writeBool,
   writeF64,
   writeHexString,
@@ -125,8 +127,13 @@ export interface RowLayout<R> {
   readonly rows: number;
   readonly byteSize: number;
   append(row: R, ctx: RowContext): void;
-  /** The buffered rows as one record batch; the buffers start over empty. */
+  /**
+   * The buffered rows as one record batch; the buffers start over empty. Throws (a FatalError
+   * naming the column) if a binary value turned out malformed; then call `discardBatch`.
+   */
   takeBatch(): RecordBatch;
+  /** Drop the buffered rows (a failed chunk's) without checking or building anything. */
+  discardBatch(): void;
 }
 
 export function compileLayout<R>(
@@ -145,7 +152,9 @@ export function compileLayout<R>(
     return b;
   };
   const binaryType: ColumnType = enc.hex ? "utf8" : "binary";
-  const writeBin = enc.hex ? writeHexString : writeBinary;
+  const writeBin = enc.hex ? writeHexString : writeBinaryDeferred;
+  /** Columns written with writeBinaryDeferred, by column name: decoded when a batch is taken. */
+  const deferred: [string, BytesColumn][] = [];
 
   for (const spec of dataset.columns as ColumnSpec<R>[]) {
     if (!selected.includes(spec.name)) continue;
@@ -179,6 +188,7 @@ export function compileLayout<R>(
       }
       case "binary": {
         const b = add(name, binaryType) as BytesColumn;
+        if (!enc.hex) deferred.push([name, b]);
         writers.push((r, c) => writeBin(b, name, get(r, c)));
         break;
       }
@@ -204,6 +214,11 @@ export function compileLayout<R>(
       rows++;
     },
     takeBatch() {
+      // Every check first (nothing is finished yet, so a failed batch can still be discarded).
+      for (const [name, b] of deferred) {
+        const bad = b.decodePending();
+        if (bad !== undefined) throw badValue(name, `0x${bad}`);
+      }
       const children = builders.map((b) => b.finish());
       const length = rows;
       rows = 0;
@@ -211,6 +226,11 @@ export function compileLayout<R>(
         schema,
         makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }),
       );
+    },
+    discardBatch() {
+      for (const [, b] of deferred) b.discard();
+      for (const b of builders) b.finish();
+      rows = 0;
     },
   };
 }

@@ -126,6 +126,21 @@ export function writeBinary(col: BytesColumn, column: string, v: CellValue): voi
   col.commit(n);
 }
 
+/**
+ * writeBinary for row layouts: the same checks, but the digits are decoded in bulk by the column
+ * (BytesColumn.appendHexDigits), so a malformed digit may surface at a later value of the column
+ * or when the batch is taken (RowLayout.takeBatch) — always before the batch exists.
+ */
+export function writeBinaryDeferred(col: BytesColumn, column: string, v: CellValue): void {
+  if (v === null || v === undefined) {
+    col.appendNull();
+    return;
+  }
+  if (typeof v !== "string" || !isHexPrefixedEven(v)) throw badValue(column, v);
+  const bad = col.appendHexDigits(v.slice(2));
+  if (bad !== undefined) throw badValue(column, `0x${bad}`);
+}
+
 /** `0x` followed by an even number of characters (the digits are checked by the decoder). */
 function isHexPrefixedEven(v: string): boolean {
   return v.length % 2 === 0 && v.charCodeAt(0) === 48 && v.charCodeAt(1) === 120;

@@ -254,7 +254,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
       blocksDone += chunk.end - chunk.start + 1 - run.chunkBlocksDone;
       if (!run.rowsComplete) {
         // It stopped inside its blocks: drop half-built rows and restart fetching after it.
-        if (layout.rows > 0) layout.takeBatch();
+        layout.discardBatch();
         await units.return(undefined);
         units = prefetchFrom(run.index + 1);
       }

@@ -65,3 +65,45 @@ test("byte columns grow past their initial buffers and start over empty after fi
   assert.deepEqual([...makeVector(col.finish())], ["next", "abc"]);
   assert.deepEqual([...makeVector(first)], values);
 });
+
+test("hex digits appended in bulk decode to the same bytes; a malformed one is found by value", () => {
+  const col = new BytesColumn("binary");
+  const values: (string | null)[] = [];
+  // enough to pass the 64 KiB bulk-decode threshold several times, with nulls and empty values
+  for (let i = 0; i < 5000; i++) {
+    values.push(
+      i % 7 === 0
+        ? null
+        : i % 11 === 0
+          ? ""
+          : (i * 2654435761)
+              .toString(16)
+              .padStart(64, "0")
+              .slice(0, 2 * (1 + (i % 32))),
+    );
+  }
+  for (const v of values) {
+    if (v === null) col.appendNull();
+    else assert.equal(col.appendHexDigits(v), undefined);
+  }
+  assert.equal(col.decodePending(), undefined);
+  assert.deepEqual(
+    [...makeVector(col.finish())].map((b) =>
+      b === null ? null : Buffer.from(b as Uint8Array).toString("hex"),
+    ),
+    values,
+  );
+
+  col.appendHexDigits("abcd");
+  col.appendHexDigits("12zz");
+  col.appendHexDigits("ef01");
+  assert.equal(col.decodePending(), "12zz");
+  assert.throws(() => col.finish(), /malformed hex/);
+  assert.throws(() => col.reserve(1), /decode pending hex/);
+  col.discard();
+  col.appendHexDigits("0a0b");
+  assert.deepEqual(
+    [...makeVector(col.finish())].map((b) => [...(b as Uint8Array)]),
+    [[10, 11]],
+  );
+});
