@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { makeVector } from "apache-arrow";
-import { FixedColumn, U64Column } from "../parquet/columns.ts";
-import { countBytes, dataLength, hexNumber, parseU256, writeU32, writeU64 } from "./values.ts";
+import { BytesColumn, FixedColumn, U64Column } from "../parquet/columns.ts";
+import {
+  countBytes,
+  dataLength,
+  hexNumber,
+  parseU256,
+  writeBinary,
+  writeU32,
+  writeU64,
+} from "./values.ts";
 
 /** The hot-path hex parsers (char loops, no regex) against BigInt as the independent reference. */
 
@@ -82,8 +90,26 @@ test("data byte counts: total and zero bytes; malformed data is refused", () => 
   // the scratch buffer is reused: a shorter value after a long one counts only its own bytes
   assert.deepEqual(countBytes("input", "0x0001"), { total: 2, zero: 1 });
   assert.equal(dataLength("data", "0xabCD"), 2);
-  for (const bad of ["0x1", "0xzz", "ab", "0x0g", 7]) {
+  // "\u0130" / "\u0a30" have low byte 0x30 ("0"): a decoder reading low bytes would accept them.
+  for (const bad of [
+    "0x1",
+    "0xzz",
+    "ab",
+    "0x0g",
+    7,
+    "0x\u0130\u0130",
+    `0x${"00".repeat(40)}\u0a30a`,
+  ]) {
     assert.throws(() => countBytes("input", bad as string), /column input/, String(bad));
     assert.throws(() => dataLength("data", bad as string), /column data/, String(bad));
   }
+});
+
+test("writeBinary refuses non-ASCII look-alikes of hex digits", () => {
+  const col = new BytesColumn("binary");
+  writeBinary(col, "data", "0x00ff");
+  for (const bad of ["0x\u0130\u0130", `0x${"ab".repeat(40)}\u0161\u0161`]) {
+    assert.throws(() => writeBinary(col, "data", bad), /column data/, bad);
+  }
+  assert.equal(col.length, 1);
 });

@@ -1,4 +1,5 @@
 import { FatalError } from "../core/errors.ts";
+import { decodeHexInto } from "../core/hex-decode.ts";
 import type { BoolColumn, BytesColumn, FixedColumn, U64Column } from "../parquet/columns.ts";
 import type { CellValue } from "./types.ts";
 
@@ -122,7 +123,7 @@ export function writeBinary(col: BytesColumn, column: string, v: CellValue): voi
   if (typeof v !== "string" || !isHexPrefixedEven(v)) throw badValue(column, v);
   const n = (v.length - 2) >> 1;
   const at = col.reserve(n);
-  if (col.view.write(v.slice(2), at, n, "hex") !== n) throw badValue(column, v);
+  if (!decodeHexInto(col.view, v.slice(2), at)) throw badValue(column, v);
   col.commit(n);
 }
 
@@ -216,7 +217,7 @@ function decodeToScratch(column: string, hex: unknown): number {
   if (typeof hex !== "string" || !isHexPrefixedEven(hex)) throw badValue(column, hex);
   const n = (hex.length - 2) >> 1;
   if (n > scratch.length) scratch = Buffer.allocUnsafe(Math.max(n, 2 * scratch.length));
-  if (scratch.write(hex.slice(2), 0, n, "hex") !== n) throw badValue(column, hex);
+  if (!decodeHexInto(scratch, hex.slice(2), 0)) throw badValue(column, hex);
   return n;
 }
 

@@ -98,6 +98,14 @@ test("hex digits appended in bulk decode to the same bytes; a malformed one is f
   col.appendHexDigits("12zz");
   col.appendHexDigits("ef01");
   assert.equal(col.decodePending(), "12zz");
+  col.discard();
+  // Non-ASCII characters whose low byte is a hex digit ("\u0130" → 0x30 "0") are malformed too.
+  col.appendHexDigits("abcd");
+  col.appendHexDigits("\u0130\u0130");
+  assert.equal(col.decodePending(), "\u0130\u0130");
+  col.discard();
+  col.appendHexDigits("12zz");
+  assert.equal(col.decodePending(), "12zz");
   assert.throws(() => col.finish(), /malformed hex/);
   assert.throws(() => col.reserve(1), /decode pending hex/);
   col.discard();

@@ -10,6 +10,7 @@ import {
   Uint32,
   Uint64,
 } from "apache-arrow";
+import { decodeHexInto } from "../core/hex-decode.ts";
 
 /**
  * Growable, typed column buffers that become Arrow `Data` without per-value boxing. Every column
@@ -294,15 +295,12 @@ export class BytesColumn implements ColumnBuilder {
    */
   decodePending(): string | undefined {
     if (this.pending.length === 0) return undefined;
-    const expected = this.used - this.pendingAt;
-    const written = this.view.write(this.pending.join(""), this.pendingAt, expected, "hex");
-    if (written !== expected) {
+    if (!decodeHexInto(this.view, this.pending.join(""), this.pendingAt)) {
       // Rare (the RPC client validates first): find which value it was, for the message.
       let at = this.pendingAt;
       for (const digits of this.pending) {
-        const n = digits.length >> 1;
-        if (this.view.write(digits, at, n, "hex") !== n) return digits;
-        at += n;
+        if (!decodeHexInto(this.view, digits, at)) return digits;
+        at += digits.length >> 1;
       }
       throw new Error("BytesColumn: hex decode wrote fewer bytes than its values hold");
     }

@@ -10,6 +10,8 @@
  * into a scratch buffer, checks long values 2–4× faster (it stops at the first pair that is not
  * hex, so "bytes written" equals "all digits valid"); short ones use a lookup-table loop.
  */
+import { decodeHexInto } from "../core/hex-decode.ts";
+
 const HEX_DIGIT = new Uint8Array(128);
 for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
 const scratch = Buffer.allocUnsafe(64 * 1024);
@@ -32,10 +34,7 @@ function evenHexDigits(v: string): boolean {
   const bytes = (v.length - 2) >> 1;
   if (bytes === 0) return true;
   if (bytes < 8 || bytes > scratch.length) return hexDigitsFrom(v, 2);
-  // The decoder reads each UTF-16 unit's low byte ("\u0130" would pass as "0"), so the string
-  // must be pure ASCII first (UTF-8 length equals UTF-16 length only then).
-  if (Buffer.byteLength(v, "utf8") !== v.length) return false;
-  return scratch.write(v.slice(2), 0, bytes, "hex") === bytes;
+  return decodeHexInto(scratch, v.slice(2), 0);
 }
 
 /** A JSON-RPC QUANTITY: `0x` + 1..64 hex digits (leading zeros tolerated; some nodes send them). */
