@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { test } from "node:test";
 import { QueryError } from "./errors.ts";
-import { IdleDatabases } from "./idle.ts";
+import { IdleDatabases, reuseKey } from "./idle.ts";
 import { createFreshDatabase } from "./pool.ts";
 import { openLockedQuery, runLockedQuery, type SessionOptions } from "./session.ts";
 import { parquetFiles } from "./testing/parquet-files.ts";
@@ -116,6 +116,27 @@ test("a truncated result still leaves a reusable database; results stay exact", 
   assert.equal(all.rows.length, 10);
   assert.equal(all.truncated, false);
   assert.equal(idle.stats.reused, 1);
+  await idle.close();
+});
+
+test("a drained result's connection is parked with its database; one cut at a limit is closed", async () => {
+  const idle = new IdleDatabases(1, 60_000);
+  const o = opts(idle, "SELECT n FROM t ORDER BY n");
+  const settings = { threads: o.threads, memoryLimit: o.memoryLimit, tempRoot: o.tempRoot };
+  const key = reuseKey("org-a", settings, o.views, o.alias);
+  await runLockedQuery(o);
+  let db = idle.take(key);
+  assert.ok(db?.connection, "drained: the connection went with the database");
+  idle.park(key, db);
+  const cut = await runLockedQuery({ ...o, limit: 3 }); // runs on that very connection
+  assert.equal(cut.truncatedBy, "rows");
+  db = idle.take(key);
+  assert.ok(db);
+  assert.equal(db.connection, undefined, "cut short: the connection was closed");
+  idle.park(key, db);
+  const all = await runLockedQuery(o); // opens a new connection, drains, keeps it
+  assert.equal(all.rows.length, 10);
+  assert.equal(idle.stats.reused, 4); // two takes by this test, two by the queries
   await idle.close();
 });
 

@@ -7,7 +7,9 @@ import { destroyDatabase, type FreshDatabase } from "./pool.ts";
  * Parquet footers) costs more than most queries over 1M rows, and a fresh instance also starts
  * with empty caches. A database that has been locked for a set of files can only ever read
  * those files (plus its spill directory) and cannot change its own settings, and the SQL that
- * runs in it is a single SELECT (gate + DuckDB's statement type), which leaves no state behind.
+ * runs in it is a single SELECT (gate + DuckDB's statement type), which leaves no state behind
+ * (the connection it ran on is kept too, once its result was read to the end; the only
+ * connection-level state a SELECT can touch is the random seed, `setseed`, within the same org).
  * So after a query that finished cleanly, the database is parked here under a key made of the
  * caller's scope (the org), the engine settings and the exact view specification (view names,
  * alias, resolved file paths). Only a request whose own, freshly verified attach step produces
@@ -54,7 +56,10 @@ export class IdleDatabases {
     return entry.db;
   }
 
-  /** Parks a cleanly used database (its connections already closed); may evict the oldest. */
+  /**
+   * Parks a cleanly used database (with at most its one idle connection, `db.connection`; any
+   * other already closed); may evict the oldest.
+   */
   park(key: string, db: FreshDatabase): void {
     if (this.closed || this.capacity === 0) {
       this.destroy(db);

@@ -25,6 +25,11 @@ export interface FreshDatabase {
   instance: DuckDBInstance;
   /** Private spill directory (temp_directory) of this instance only; removed with it. */
   spillDir: string;
+  /**
+   * The connection of a parked database (see idle.ts), kept so the next request does not open
+   * one; only kept when its last result was read to the end (nothing left running on it).
+   */
+  connection?: DuckDBConnection;
 }
 
 /** A new in-memory instance with extensions locked down, in its own spill directory. */
@@ -52,6 +57,7 @@ export async function createFreshDatabase(s: EngineSettings): Promise<FreshDatab
 export async function destroyDatabase(db: FreshDatabase, conn?: DuckDBConnection): Promise<void> {
   try {
     conn?.closeSync();
+    if (db.connection !== conn) db.connection?.closeSync();
     db.instance.closeSync();
   } finally {
     await rm(db.spillDir, { recursive: true, force: true });

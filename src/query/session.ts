@@ -1,4 +1,9 @@
-import { type DuckDBConnection, type DuckDBType, StatementType } from "@duckdb/node-api";
+import {
+  type DuckDBConnection,
+  type DuckDBPreparedStatement,
+  type DuckDBType,
+  StatementType,
+} from "@duckdb/node-api";
 import { QueryError, refuse } from "./errors.ts";
 import { type IdleDatabases, reuseKey } from "./idle.ts";
 import {
@@ -152,12 +157,23 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
   const key = opts.reuse ? reuseKey(opts.reuse.scope, settings, opts.views, opts.alias) : undefined;
   /** Set only once the query has run to its end without error, timeout or interrupt. */
   let clean = false;
+  /** Set when every row of the result was fetched (not cut at a row or byte limit). */
+  let drained = false;
+  let prepared: DuckDBPreparedStatement | undefined;
   const dispose = async () => {
     if (disposed || !db) return;
     disposed = true;
     if (clean && opts.reuse && key !== undefined) {
       try {
-        conn?.closeSync();
+        // A connection whose result was read to its end holds nothing (the query was one
+        // SELECT): it goes with the database. One stopped early at a limit still holds the
+        // unfinished query, so it is closed.
+        prepared?.destroySync();
+        if (drained) db.connection = conn;
+        else {
+          db.connection = undefined;
+          conn?.closeSync();
+        }
         opts.reuse.idle.park(key, db);
         return;
       } catch {
@@ -180,7 +196,8 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
       // settings were read back then and cannot have changed since: lock_configuration).
       db = key !== undefined ? opts.reuse?.idle.take(key) : undefined;
       if (db) {
-        conn = await db.instance.connect();
+        conn = db.connection ?? (await db.instance.connect());
+        db.connection = undefined;
       } else {
         db =
           opts.pool && sameSettings(opts.pool.settings, settings)
@@ -202,7 +219,6 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
       // Second line of defence behind the gate: DuckDB's own parser must see exactly one
       // SELECT statement. Preparing refuses a multi-statement text before executing any of it
       // (ClientContext::Prepare), so no separate extract-statements round trip is needed.
-      let prepared: Awaited<ReturnType<DuckDBConnection["prepare"]>>;
       try {
         prepared = await c.prepare(opts.sql);
       } catch (err) {
@@ -215,7 +231,8 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
       }
       if (prepared.statementType !== StatementType.SELECT)
         throw refuse.engineRejected("statement_type");
-      const result = await prepared.stream();
+      const statement = prepared;
+      const result = await statement.stream();
       const types: DuckDBType[] = result.columnTypes();
       const columns = result
         .columnNames()
@@ -225,7 +242,10 @@ export async function openLockedQuery(opts: SessionOptions): Promise<OpenSession
       let truncatedBy: "rows" | "bytes" | undefined;
       read: for (;;) {
         const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
+        if (!chunk || chunk.rowCount === 0) {
+          drained = true;
+          break;
+        }
         for (const row of chunk.getRows()) {
           if (rows.length >= opts.limit) {
             truncatedBy = "rows";
