@@ -1,5 +1,6 @@
 import { FatalError } from "../core/errors.ts";
 import { decodeHexInto } from "../core/hex-decode.ts";
+import { isHexQuantity } from "../rpc/hex.ts";
 import type { BoolColumn, BytesColumn, FixedColumn, U64Column } from "../parquet/columns.ts";
 import type { CellValue } from "./types.ts";
 
@@ -23,17 +24,6 @@ for (let i = 0; i < 6; i++) {
 function digitAt(s: string, i: number): number {
   const c = s.charCodeAt(i);
   return c < 128 ? (HEX_DIGIT[c] as number) : -1;
-}
-
-/**
- * `0x` followed by 1 to 64 hex digits (a JSON-RPC quantity, at most 256 bits). Checked with a
- * char loop rather than a regex: this runs several times per row.
- */
-function isQuantity(s: string): boolean {
-  const len = s.length;
-  if (len < 3 || len > 66 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120) return false;
-  for (let i = 2; i < len; i++) if (digitAt(s, i) < 0) return false;
-  return true;
 }
 
 export function badValue(column: string, v: unknown): FatalError {
@@ -161,7 +151,7 @@ export function parseU256(column: string, v: CellValue): bigint | null {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") return BigInt.asUintN(256, v);
   if (typeof v === "number") return BigInt(v);
-  if (typeof v === "string" && isQuantity(v)) return BigInt(v);
+  if (typeof v === "string" && isHexQuantity(v)) return BigInt(v);
   throw badValue(column, v);
 }
 
@@ -197,7 +187,7 @@ export function u256Hex(x: bigint): string {
 /** Left-pad a quantity to a fixed-width DATA value (e.g. signature r/s → 32 bytes). */
 export function padQuantity(column: string, v: CellValue, bytes: number): string | null {
   if (v === null || v === undefined) return null;
-  if (typeof v !== "string" || !isQuantity(v) || v.length - 2 > bytes * 2) {
+  if (typeof v !== "string" || !isHexQuantity(v) || v.length - 2 > bytes * 2) {
     throw badValue(column, v);
   }
   return `0x${v
