@@ -1,7 +1,7 @@
 import { FatalError } from "../core/errors.ts";
 import { decodeHexInto } from "../core/hex-decode.ts";
-import { isHexQuantity } from "../rpc/hex.ts";
 import type { BoolColumn, BytesColumn, FixedColumn, U64Column } from "../parquet/columns.ts";
+import { isHexQuantity } from "../rpc/hex.ts";
 import type { CellValue } from "./types.ts";
 
 /**
