@@ -84,3 +84,33 @@ test("user tokens and key config checks", async () => {
   assert.throws(() => checkKeyConfig({ ...cfg, secret: "short" }), /at least 32 bytes/);
   assert.throws(() => checkKeyConfig({ ...cfg, nextKid: "x" }), /together/);
 });
+
+test("a verified token is remembered: the identical text only, per key config, and it still expires", async (t) => {
+  const userCfg = {
+    issuer: "trace-lite",
+    audience: "trace.user",
+    kid: "u1",
+    secret: "u".repeat(40),
+  };
+  const userClaims = {
+    org_id: claims.org_id,
+    datasets: [],
+    s3: { read_prefixes: [], write_prefixes: [] },
+  };
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  const token = await mintUserToken({ ...userCfg, ttlSeconds: 120 }, "user:a", userClaims);
+  assert.equal((await verifyUserToken(userCfg, token)).sub, "user:a");
+  assert.equal((await verifyUserToken(userCfg, token)).sub, "user:a"); // from the cache
+
+  // Another signature over the same header and payload is not the remembered token.
+  const [h, p, sig] = token.split(".") as [string, string, string];
+  const flipped = `${sig.slice(0, -2)}${sig.endsWith("AA") ? "BA" : "AA"}`;
+  await assert.rejects(verifyUserToken(userCfg, `${h}.${p}.${flipped}`), TokenError);
+  // Another configuration (another secret) does not see this one's cache.
+  await assert.rejects(verifyUserToken({ ...userCfg, secret: "x".repeat(40) }, token), TokenError);
+
+  // Past exp + the 60 s tolerance the remembered token is refused like any expired one.
+  t.mock.timers.tick((120 + 61) * 1000);
+  await assert.rejects(verifyUserToken(userCfg, token), /token expired/);
+  await assert.rejects(verifyUserToken(userCfg, token), /token expired/); // and by jose again
+});

@@ -127,7 +127,48 @@ async function sign(
     .sign(enc(cfg.secret));
 }
 
+const CLOCK_TOLERANCE_S = 60;
+
+/**
+ * Tokens that already verified, per key configuration, by their exact text. A client sends the
+ * same token with every request until it expires; verifying it again costs a WebCrypto HMAC (a
+ * thread-pool round trip, ~0.5 ms on an idle server) and the claim checks, for an answer that
+ * can only change with time — so a hit re-checks expiry and nothing else. Only the identical
+ * string hits (a changed signature or payload is a different key and goes through jose), and a
+ * different configuration object (another secret, a rotation) has a cache of its own.
+ */
+const verified = new WeakMap<TokenKeyConfig, Map<string, Record<string, unknown>>>();
+const VERIFIED_PER_CONFIG = 1024;
+
+function remember(cfg: TokenKeyConfig, token: string, payload: Record<string, unknown>): void {
+  let cache = verified.get(cfg);
+  if (!cache) {
+    cache = new Map();
+    verified.set(cfg, cache);
+  }
+  // Oldest first (insertion order): drop it when full.
+  if (cache.size >= VERIFIED_PER_CONFIG) cache.delete(cache.keys().next().value as string);
+  cache.set(token, payload);
+}
+
 async function verify(cfg: TokenKeyConfig, token: string): Promise<Record<string, unknown>> {
+  const cache = verified.get(cfg);
+  const hit = cache?.get(token);
+  if (hit) {
+    // The same rule jose applied the first time (exp <= now - tolerance is expired).
+    if ((hit.exp as number) > Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_S) return hit;
+    cache?.delete(token);
+    throw new TokenError("token expired");
+  }
+  const payload = await verifyWithJose(cfg, token);
+  remember(cfg, token, payload);
+  return payload;
+}
+
+async function verifyWithJose(
+  cfg: TokenKeyConfig,
+  token: string,
+): Promise<Record<string, unknown>> {
   let kid: string | undefined;
   try {
     const header = decodeProtectedHeader(token);
@@ -151,7 +192,7 @@ async function verify(cfg: TokenKeyConfig, token: string): Promise<Record<string
       issuer: cfg.issuer,
       audience: cfg.audience,
       requiredClaims: ["exp", "iat", "sub"],
-      clockTolerance: 60,
+      clockTolerance: CLOCK_TOLERANCE_S,
     });
     if (typeof payload.aud !== "string") throw new TokenError("token audience must be a string");
     return payload as Record<string, unknown>;
