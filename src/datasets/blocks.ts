@@ -1,4 +1,4 @@
-import type { BlockRpc, ColumnSpec, DatasetDef, JsonBlock } from "./types.ts";
+import type { BlockRpc, ColumnSpec, DatasetDef, FetchNeeds, JsonBlock } from "./types.ts";
 
 /**
  * cryo `blocks` (crates/freeze/src/datasets/blocks.rs): one `eth_getBlockByNumber(n, false)`
@@ -47,8 +47,8 @@ export const blocks: DatasetDef<JsonBlock, JsonBlock> = {
     "base_fee_per_gas",
     "chain_id",
   ],
-  async fetch(rpc: BlockRpc, numbers: number[]) {
-    return (await rpc.getBlocks(numbers, false)) as JsonBlock[];
+  async fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds) {
+    return (await rpc.getBlocks(numbers, false, { signal: needs.signal })) as JsonBlock[];
   },
   rows: (block) => [block],
 };

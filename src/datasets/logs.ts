@@ -45,7 +45,12 @@ export const logs: DatasetDef<LogUnit, LogRow> = {
     const step = Math.max(1, needs.innerRequestSize);
     const requests: Promise<readonly object[]>[] = [];
     for (let from = first; from <= last; from += step) {
-      requests.push(rpc.getLogs({ fromBlock: from, toBlock: Math.min(last, from + step - 1) }));
+      requests.push(
+        rpc.getLogs(
+          { fromBlock: from, toBlock: Math.min(last, from + step - 1) },
+          { signal: needs.signal },
+        ),
+      );
     }
     const units: LogUnit[] = numbers.map((block) => ({ block, logs: [] }));
     for (const batch of await Promise.all(requests)) {

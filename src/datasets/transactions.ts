@@ -159,13 +159,13 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
   ],
   async fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds) {
     if (RECEIPT_COLUMNS.some((c) => needs.columns.has(c))) {
-      const res = await rpc.getBlocksWithReceipts(numbers);
+      const res = await rpc.getBlocksWithReceipts(numbers, { signal: needs.signal });
       return res.map((r) => ({
         block: r.block as JsonBlock,
         receipts: r.receipts as JsonReceipt[],
       }));
     }
-    const blocks = (await rpc.getBlocks(numbers, true)) as JsonBlock[];
+    const blocks = (await rpc.getBlocks(numbers, true, { signal: needs.signal })) as JsonBlock[];
     return blocks.map((block) => ({ block, receipts: null }));
   },
   rows({ block, receipts }) {

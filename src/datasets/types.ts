@@ -8,16 +8,29 @@
 
 /** The subset of the RPC client a dataset needs (src/rpc/ RpcClient satisfies it). */
 export interface BlockRpc {
-  getBlocks(numbers: number[], fullTransactions: boolean): Promise<readonly object[]>;
+  getBlocks(
+    numbers: number[],
+    fullTransactions: boolean,
+    opts?: RpcCallOptions,
+  ): Promise<readonly object[]>;
   getBlocksWithReceipts(
     numbers: number[],
+    opts?: RpcCallOptions,
   ): Promise<readonly { block: object; receipts: readonly object[] }[]>;
-  getLogs(filter: {
-    fromBlock: number;
-    toBlock: number;
-    address?: string | string[];
-    topics?: (string | string[] | null)[];
-  }): Promise<readonly object[]>;
+  getLogs(
+    filter: {
+      fromBlock: number;
+      toBlock: number;
+      address?: string | string[];
+      topics?: (string | string[] | null)[];
+    },
+    opts?: RpcCallOptions,
+  ): Promise<readonly object[]>;
+}
+
+/** `signal`: the extraction was aborted; its RPC calls stop (queued, in flight or retrying). */
+export interface RpcCallOptions {
+  signal?: AbortSignal;
 }
 
 export type Hex = string;
@@ -119,6 +132,8 @@ export interface FetchNeeds {
   columns: ReadonlySet<string>;
   /** Blocks per eth_getLogs request (cryo's --inner-request-size). */
   innerRequestSize: number;
+  /** The extraction's abort signal, passed on to every RPC call. */
+  signal?: AbortSignal;
 }
 
 export interface DatasetDef<Unit, R> {

@@ -143,7 +143,11 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     } else todo.push(c);
   }
 
-  const needs = { columns: new Set(selected), innerRequestSize: opts.innerRequestSize };
+  const needs = {
+    columns: new Set(selected),
+    innerRequestSize: opts.innerRequestSize,
+    ...(job.signal ? { signal: job.signal } : {}),
+  };
   const groupSize =
     def.name === "logs"
       ? Math.max(opts.fetchGroupSize, opts.innerRequestSize)

@@ -16,7 +16,7 @@ import {
   MethodUnsupportedError,
 } from "./errors.ts";
 import { isHexQuantity, parseHexQuantity, toHexQuantity } from "./hex.ts";
-import { backoffDelay, RateLimiter, Semaphore, sleep } from "./limits.ts";
+import { backoffDelay, RateLimiter, Semaphore, sleep, throwIfAborted } from "./limits.ts";
 import type {
   LogFilter,
   RpcBlock,
@@ -34,6 +34,11 @@ import {
 } from "./validate.ts";
 
 /** One JSON-RPC call plus how to check its result. */
+/** Per-call options. `signal`: abandon the call (waiting for a slot, in flight, or between retries). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
 interface Call {
   method: string;
   params: unknown[];
@@ -124,16 +129,20 @@ export class RpcClient {
   }
 
   /** One call; the result as the node sent it. */
-  async call<T = unknown>(method: string, params: unknown[]): Promise<T> {
-    const [result] = await this.execute([{ method, params }]);
+  async call<T = unknown>(method: string, params: unknown[], opts: CallOptions = {}): Promise<T> {
+    const [result] = await this.execute([{ method, params }], opts.signal);
     return result as T;
   }
 
   /** Many calls, sent as JSON-RPC batches of `batchSize`; results in the order of `calls`. */
-  async batch<T = unknown>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
+  async batch<T = unknown>(
+    calls: { method: string; params: unknown[] }[],
+    opts: CallOptions = {},
+  ): Promise<T[]> {
     return (await this.run(
       calls.map((c) => ({ method: c.method, params: c.params })),
       this.batchSize,
+      opts.signal,
     )) as T[];
   }
 
@@ -154,7 +163,11 @@ export class RpcClient {
   }
 
   /** Blocks in the order asked, each validated (number, header fields, transactions). */
-  async getBlocks(numbers: number[], fullTransactions: boolean): Promise<RpcBlock[]> {
+  async getBlocks(
+    numbers: number[],
+    fullTransactions: boolean,
+    opts: CallOptions = {},
+  ): Promise<RpcBlock[]> {
     for (const n of numbers) blockNumberArg(n, "getBlocks");
     const blocks = (await this.run(
       numbers.map((n) => ({
@@ -163,6 +176,7 @@ export class RpcClient {
         validate: (r: unknown) => validateBlock(r, n, fullTransactions),
       })),
       fullTransactions ? this.heavyBatchSize : this.batchSize,
+      opts.signal,
     )) as RpcBlock[];
     for (let i = 0; i < blocks.length; i++) this.rememberHash(numbers[i]!, blocks[i]!.hash);
     return blocks;
@@ -173,33 +187,37 @@ export class RpcClient {
    * Uses eth_getBlockReceipts; endpoints that do not support it are remembered and skipped,
    * and when none does, falls back to one eth_getTransactionReceipt per transaction.
    */
-  async getBlockReceipts(block: RpcBlock): Promise<RpcReceipt[]> {
+  async getBlockReceipts(block: RpcBlock, opts: CallOptions = {}): Promise<RpcReceipt[]> {
     const number = this.blockOf(block);
     if (block.transactions.length === 0) return [];
     if (this.someEndpointSupports("eth_getBlockReceipts")) {
       try {
-        const [receipts] = await this.execute([
-          {
-            method: "eth_getBlockReceipts",
-            params: [toHexQuantity(number)],
-            validate: (r) => validateBlockReceipts(r, block),
-            optional: true,
-          },
-        ]);
+        const [receipts] = await this.execute(
+          [
+            {
+              method: "eth_getBlockReceipts",
+              params: [toHexQuantity(number)],
+              validate: (r) => validateBlockReceipts(r, block),
+              optional: true,
+            },
+          ],
+          opts.signal,
+        );
         return receipts as RpcReceipt[];
       } catch (err) {
         if (!(err instanceof MethodUnsupportedError)) throw err;
       }
     }
-    return await this.receiptsPerTransaction(block);
+    return await this.receiptsPerTransaction(block, opts.signal);
   }
 
   /** Full blocks and their receipts, fetched concurrently in batches, validated together. */
   async getBlocksWithReceipts(
     numbers: number[],
+    opts: CallOptions = {},
   ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] }[]> {
     for (const n of numbers) blockNumberArg(n, "getBlocksWithReceipts");
-    const blocksP = this.getBlocks(numbers, true);
+    const blocksP = this.getBlocks(numbers, true, opts);
     // Receipts are requested alongside the blocks (not after) so both overlap on the wire; they are
     // cross-checked against the blocks once both arrive, and refetched individually on mismatch.
     const receiptsP: Promise<unknown[] | null> = this.someEndpointSupports("eth_getBlockReceipts")
@@ -210,6 +228,7 @@ export class RpcClient {
             optional: true,
           })),
           this.heavyBatchSize,
+          opts.signal,
         ).catch((err: unknown) => {
           if (err instanceof MethodUnsupportedError) return null;
           throw err;
@@ -226,7 +245,7 @@ export class RpcClient {
             this.counters.failures++;
           }
         }
-        return { block, receipts: await this.getBlockReceipts(block) };
+        return { block, receipts: await this.getBlockReceipts(block, opts) };
       }),
     );
   }
@@ -236,7 +255,7 @@ export class RpcClient {
    * and equal to the hash of any block this client fetched before). A range the node refuses as
    * too large is split in halves until it fits.
    */
-  async getLogs(filter: LogFilter): Promise<RpcLog[]> {
+  async getLogs(filter: LogFilter, opts: CallOptions = {}): Promise<RpcLog[]> {
     blockNumberArg(filter.fromBlock, "getLogs fromBlock");
     blockNumberArg(filter.toBlock, "getLogs toBlock");
     if (filter.toBlock < filter.fromBlock) {
@@ -254,21 +273,24 @@ export class RpcClient {
     if (filter.address !== undefined) params.address = filter.address;
     if (filter.topics !== undefined) params.topics = filter.topics;
     try {
-      const [logs] = await this.execute([
-        {
-          method: "eth_getLogs",
-          params: [params],
-          validate: (r) => validateLogs(r, filter, (n) => this.knownHashes.get(n)),
-          splittable: filter.fromBlock < filter.toBlock,
-        },
-      ]);
+      const [logs] = await this.execute(
+        [
+          {
+            method: "eth_getLogs",
+            params: [params],
+            validate: (r) => validateLogs(r, filter, (n) => this.knownHashes.get(n)),
+            splittable: filter.fromBlock < filter.toBlock,
+          },
+        ],
+        opts.signal,
+      );
       return logs as RpcLog[];
     } catch (err) {
       if (!(err instanceof LogRangeTooLargeError) || filter.fromBlock >= filter.toBlock) throw err;
       const mid = filter.fromBlock + Math.floor((filter.toBlock - filter.fromBlock) / 2);
       const [a, b] = await Promise.all([
-        this.getLogs({ ...filter, toBlock: mid }),
-        this.getLogs({ ...filter, fromBlock: mid + 1 }),
+        this.getLogs({ ...filter, toBlock: mid }, opts),
+        this.getLogs({ ...filter, fromBlock: mid + 1 }, opts),
       ]);
       return a.concat(b);
     }
@@ -304,7 +326,10 @@ export class RpcClient {
     return parseHexQuantity(block.number);
   }
 
-  private async receiptsPerTransaction(block: RpcBlock): Promise<RpcReceipt[]> {
+  private async receiptsPerTransaction(
+    block: RpcBlock,
+    signal: AbortSignal | undefined,
+  ): Promise<RpcReceipt[]> {
     this.counters.receiptFallbacks++;
     const hashes = blockTxHashes(block);
     for (let attempt = 1; ; attempt++) {
@@ -315,6 +340,7 @@ export class RpcClient {
           validate: (r: unknown) => validateReceipt(r, block, i, h),
         })),
         this.batchSize,
+        signal,
       )) as RpcReceipt[];
       try {
         // Per-receipt checks passed; this adds the cross-receipt ones (log index order).
@@ -332,7 +358,8 @@ export class RpcClient {
           );
         }
         this.counters.retries++;
-        await sleep(backoffDelay(attempt, this.backoff));
+        await sleep(backoffDelay(attempt, this.backoff), signal);
+        throwIfAborted(signal);
       }
     }
   }
@@ -351,10 +378,11 @@ export class RpcClient {
   }
 
   /** Cut calls into batches and run them concurrently (the semaphore bounds HTTP requests). */
-  private async run(calls: Call[], size: number): Promise<unknown[]> {
-    if (calls.length <= size) return await this.execute(calls);
+  private async run(calls: Call[], size: number, signal?: AbortSignal): Promise<unknown[]> {
+    if (calls.length <= size) return await this.execute(calls, signal);
     const parts: Promise<unknown[]>[] = [];
-    for (let i = 0; i < calls.length; i += size) parts.push(this.execute(calls.slice(i, i + size)));
+    for (let i = 0; i < calls.length; i += size)
+      parts.push(this.execute(calls.slice(i, i + size), signal));
     return (await Promise.all(parts)).flat();
   }
 
@@ -362,8 +390,9 @@ export class RpcClient {
    * Send one batch (≤ batch size) with retries. Only calls that failed are resent; fatal
    * answers end the whole batch at once.
    */
-  private async execute(calls: Call[]): Promise<unknown[]> {
+  private async execute(calls: Call[], signal?: AbortSignal): Promise<unknown[]> {
     if (this.closed) throw new FatalError("RpcClient is closed", { category: "closed" });
+    throwIfAborted(signal);
     if (calls.length === 0) return [];
     const results: unknown[] = new Array(calls.length);
     const lastError: (Error | undefined)[] = new Array(calls.length);
@@ -383,17 +412,19 @@ export class RpcClient {
       let response: unknown;
       let transportFailure: unknown;
       // The endpoint is chosen once a slot is free, so it reflects failures seen while queued.
-      const ep = await this.acquireEndpoint(methods);
+      const ep = await this.acquireEndpoint(methods, signal);
       try {
         if (this.rateLimiter) await this.rateLimiter.take();
         this.counters.requests++;
         this.counters.calls += pending.length;
-        response = await ep.post(body, describeCalls(calls, pending));
+        response = await ep.post(body, describeCalls(calls, pending), signal);
       } catch (err) {
         transportFailure = err;
       } finally {
         this.semaphore.release();
       }
+      // The caller gave up (its task was aborted): no retry, no verdict on the endpoint.
+      throwIfAborted(signal);
 
       let failed = false;
       let onlyUnsupported = false;
@@ -467,8 +498,9 @@ export class RpcClient {
       if (attempt >= this.maxAttempts) throw this.giveUp(calls, pending, lastError, attempt);
       attempt++;
       this.counters.retries++;
-      await sleep(backoffDelay(attempt - 1, this.backoff));
+      await sleep(backoffDelay(attempt - 1, this.backoff), signal);
       if (this.closed) throw new FatalError("RpcClient is closed", { category: "closed" });
+      throwIfAborted(signal);
     }
   }
 
@@ -499,9 +531,9 @@ export class RpcClient {
   }
 
   /** Take a concurrency slot and an endpoint; never holds a slot while waiting for a backoff. */
-  private async acquireEndpoint(methods: string[]): Promise<Endpoint> {
+  private async acquireEndpoint(methods: string[], signal?: AbortSignal): Promise<Endpoint> {
     for (;;) {
-      await this.semaphore.acquire();
+      await this.semaphore.acquire(signal);
       let pick: { ep: Endpoint; waitMs: number };
       try {
         pick = this.pickEndpoint(methods);
@@ -511,7 +543,8 @@ export class RpcClient {
       }
       if (pick.waitMs <= 0) return pick.ep;
       this.semaphore.release();
-      await sleep(Math.min(pick.waitMs, MAX_ENDPOINT_WAIT_MS));
+      await sleep(Math.min(pick.waitMs, MAX_ENDPOINT_WAIT_MS), signal);
+      throwIfAborted(signal);
     }
   }
 

@@ -122,7 +122,7 @@ export class Endpoint {
    * 5xx, timeouts, connection errors and unparsable bodies; FatalError for other HTTP errors.
    * `context` names the call(s) for error messages.
    */
-  async post(body: string, context: string): Promise<unknown> {
+  async post(body: string, context: string, signal?: AbortSignal): Promise<unknown> {
     this.requests++;
     const where = `${context} via ${this.label}`;
     const controller = new AbortController();
@@ -131,6 +131,9 @@ export class Endpoint {
       timedOut = true;
       controller.abort();
     }, this.timeoutMs);
+    // The caller's abort ends the HTTP request too (its socket is destroyed, not left to time out).
+    const onAbort = () => controller.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
     let status: number;
     let text: string;
     let retryAfter: string | string[] | undefined;
@@ -151,6 +154,7 @@ export class Endpoint {
       throw transportError(err, where, timedOut);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
 
     if (status === 429) {

@@ -1,7 +1,30 @@
 /** Small concurrency primitives for the RPC client: a semaphore, a pacing limiter, backoff. */
+import { RetryableError } from "../core/errors.ts";
 
-export function sleep(ms: number): Promise<void> {
-  return ms <= 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, ms));
+/** What a call made for an aborted caller (e.g. a task whose lease was lost) ends with. */
+export function abortedError(signal: AbortSignal): RetryableError {
+  return new RetryableError("RPC call abandoned: its caller aborted", {
+    category: "aborted",
+    cause: signal.reason,
+  });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal);
+}
+
+/** Waits `ms`, or less if `signal` aborts (it resolves either way; callers check the signal). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** A counting semaphore with FIFO wake-ups. */
@@ -13,12 +36,26 @@ export class Semaphore {
     this.available = size;
   }
 
-  async acquire(): Promise<void> {
+  /** A slot; an abort while waiting leaves the queue and rejects (no slot is taken). */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
     if (this.available > 0) {
       this.available--;
       return;
     }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiters.indexOf(granted);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(abortedError(signal as AbortSignal));
+      };
+      const granted = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.waiters.push(granted);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   release(): void {
