@@ -12,7 +12,7 @@ import { DEFAULT_ORG_ID } from "../src/core/ids.ts";
 import { USER_TOKEN_DEFAULTS } from "../src/core/tokens.ts";
 import { TEST_CAPABILITY } from "../src/dispatcher/testkit.ts";
 import { createQueryService } from "../src/query/index.ts";
-import { type Stack, startStack } from "../src/worker/testing/stack.ts";
+import { fixedTargetYaml, type Stack, startStack } from "../src/worker/testing/stack.ts";
 import { type CliRun, runTrace } from "./support/cli.ts";
 
 export type { CliRun };
@@ -102,22 +102,5 @@ export function syncYaml(opts: {
   chunk?: number;
   inflight?: number;
 }): string {
-  return [
-    "kind: chain_sync",
-    `name: ${opts.name}`,
-    "chain_id: 31337",
-    "mode:",
-    "  kind: fixed_target",
-    `  from_block: ${opts.from}`,
-    `  to_block: ${opts.to}`,
-    "streams:",
-    ...opts.datasets.flatMap((d) => [
-      `  ${opts.keyPrefix ?? ""}${d}:`,
-      `    cryo_dataset_name: ${d}`,
-      "    rpc_pool: main",
-      `    chunk_size: ${opts.chunk ?? 100}`,
-      `    max_inflight: ${opts.inflight ?? 2}`,
-    ]),
-    "",
-  ].join("\n");
+  return fixedTargetYaml({ ...opts, chunk: opts.chunk ?? 100, inflight: opts.inflight ?? 2 });
 }

@@ -251,23 +251,7 @@ export async function chainSync(
   },
 ): Promise<{ status: JobStatus; ranges: PlannedRange[]; org: string }> {
   const org = opts.org ?? randomUUID();
-  const yaml = [
-    "kind: chain_sync",
-    `name: ${opts.name}`,
-    `chain_id: ${CHAIN_ID}`,
-    "mode:",
-    "  kind: fixed_target",
-    `  from_block: ${opts.from}`,
-    `  to_block: ${opts.to}`,
-    "streams:",
-    ...opts.datasets.flatMap((d) => [
-      `  ${d}:`,
-      `    cryo_dataset_name: ${d}`,
-      `    rpc_pool: ${opts.pool ?? "main"}`,
-      `    chunk_size: ${opts.size}`,
-      "    max_inflight: 8",
-    ]),
-  ].join("\n");
+  const yaml = fixedTargetYaml({ ...opts, chunk: opts.size, inflight: 8 });
   await applyChainSyncYaml(stack.sql, { orgId: org, yaml });
   const status = await eventually(
     async () => {
@@ -285,4 +269,36 @@ export async function chainSync(
      WHERE payload->>'dataset_uuid' = ANY(${stack.sql.array(uuids)})
      ORDER BY payload->>'dataset_key', (payload->>'range_start')::bigint`;
   return { status, ranges: rows.map((r) => ({ taskId: r.task_id, payload: r.payload })), org };
+}
+
+/** A fixed_target chain_sync job on the test chain, as the YAML `trace apply` takes. */
+export function fixedTargetYaml(opts: {
+  name: string;
+  from: number;
+  to: number;
+  datasets: string[];
+  chunk: number;
+  inflight: number;
+  pool?: string;
+  /** Prepended to each dataset_key (a dataset has one owning job). */
+  keyPrefix?: string;
+}): string {
+  return [
+    "kind: chain_sync",
+    `name: ${opts.name}`,
+    `chain_id: ${CHAIN_ID}`,
+    "mode:",
+    "  kind: fixed_target",
+    `  from_block: ${opts.from}`,
+    `  to_block: ${opts.to}`,
+    "streams:",
+    ...opts.datasets.flatMap((d) => [
+      `  ${opts.keyPrefix ?? ""}${d}:`,
+      `    cryo_dataset_name: ${d}`,
+      `    rpc_pool: ${opts.pool ?? "main"}`,
+      `    chunk_size: ${opts.chunk}`,
+      `    max_inflight: ${opts.inflight}`,
+    ]),
+    "",
+  ].join("\n");
 }
