@@ -3,56 +3,27 @@ import { describe, test } from "node:test";
 import type { JobStatus } from "../chain-sync/status.ts";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { watchStatus } from "./status.ts";
+import { jobStatus, NOW, streamStatus } from "./testing/status-fixtures.ts";
 
-const NOW = new Date("2026-01-01T12:00:00.000Z");
-
+/** The job at `cursor` of a 200-block target, in ranges of 100 (completed at 200). */
 function job(completed: boolean, cursor: number): JobStatus {
-  return {
-    job_id: "00000000-0000-4000-8000-0000000000aa",
-    org_id: "00000000-0000-4000-8000-0000000000bb",
-    name: "demo",
-    chain_id: 31337,
-    enabled: true,
-    mode: "fixed_target",
-    from_block: 0,
-    to_block: 200,
-    tail_lag: null,
-    head_poll_interval_seconds: null,
-    max_head_age_seconds: null,
-    yaml_hash: "h",
-    created_at: NOW.toISOString(),
-    updated_at: NOW.toISOString(),
-    completed,
-    last_error: null,
-    rate_window_seconds: 300,
-    streams: [
-      {
-        dataset_key: "blocks",
-        dataset_uuid: "00000000-0000-4000-8000-000000000001",
-        cryo_dataset_name: "blocks",
-        rpc_pool: "devnet",
-        active: true,
-        chunk_size: 100,
-        max_inflight: 1,
-        cursor,
-        target: 200,
-        observed_head: null,
-        head_observed_at: null,
-        head_stale: null,
-        ranges: {
-          scheduled: completed ? 0 : 1,
-          completed: cursor / 100 - (completed ? 0 : 1),
-          failed: 0,
-        },
-        inflight: completed ? 0 : 1,
-        blocks_completed: completed ? cursor : cursor - 100,
-        blocks_per_second: 1,
-        eta_seconds: completed ? 0 : 200 - cursor + 100,
-        blocked: null,
-        last_error: null,
+  return jobStatus({ to_block: 200, completed }, [
+    streamStatus({
+      chunk_size: 100,
+      max_inflight: 1,
+      cursor,
+      target: 200,
+      ranges: {
+        scheduled: completed ? 0 : 1,
+        completed: cursor / 100 - (completed ? 0 : 1),
+        failed: 0,
       },
-    ],
-  };
+      inflight: completed ? 0 : 1,
+      blocks_completed: completed ? cursor : cursor - 100,
+      blocks_per_second: 1,
+      eta_seconds: completed ? 0 : 200 - cursor + 100,
+    }),
+  ]);
 }
 
 /** Answers the given sequence (values or errors to throw), then the last one forever. */
