@@ -110,3 +110,36 @@ describe("batching", () => {
     }
   });
 });
+
+describe("response bodies", () => {
+  test("UTF-8 bodies decode as UTF-8 (BOM dropped), large ASCII bodies unchanged", async () => {
+    const big = `0x${"ab".repeat(700_000)}`; // > 1 MB: Node decodes it off the V8 heap
+    const server = await startFaultServer({
+      // The last request is answered with a byte order mark before a single JSON-RPC reply.
+      fault: (n, calls) =>
+        n === 4
+          ? {
+              kind: "status",
+              status: 200,
+              body: `\uFEFF${JSON.stringify({ jsonrpc: "2.0", id: calls[0]?.id, result: "ü" })}`,
+            }
+          : undefined,
+      answer: (call) =>
+        call.method === "web3_clientVersion"
+          ? { result: "Géth/v1.14 ✓ 𝔼" }
+          : call.method === "eth_big"
+            ? { result: big }
+            : { error: { code: -32602, message: "exécution annulée ✗" } },
+    });
+    const client = new RpcClient({ urls: [server.url], backoff: FAST, endpointCooldown: FAST });
+    try {
+      assert.equal(await client.call("web3_clientVersion", []), "Géth/v1.14 ✓ 𝔼");
+      assert.equal(await client.call("eth_big", []), big);
+      await assert.rejects(client.call("eth_other", []), /exécution annulée ✗/);
+      assert.equal(await client.call("web3_clientVersion", []), "ü");
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
