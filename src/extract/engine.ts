@@ -1,3 +1,4 @@
+import type { RecordBatch } from "apache-arrow";
 import { classify, errorCategory, FatalError, RetryableError } from "../core/errors.ts";
 import type { PutResult } from "../core/types.ts";
 import {
@@ -5,12 +6,13 @@ import {
   type BlockRpc,
   compileLayout,
   getDataset,
+  type RowLayout,
   selectColumns,
 } from "../datasets/index.ts";
 import { encodeParquet } from "../parquet/encoder.ts";
 import { type BlockChunk, blockChunks, chunkFileName, networkName } from "./naming.ts";
 import { type DatasetOptions, resolveOptions } from "./options.ts";
-import { abortError, prefetchUnits } from "./prefetch.ts";
+import { abortError, prefetchGroups } from "./prefetch.ts";
 
 /**
  * The in-process "cryo as a library": one dataset over one block range, rpc → rows → Arrow →
@@ -21,9 +23,21 @@ import { abortError, prefetchUnits } from "./prefetch.ts";
 
 export const PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet";
 
-/** Rows per Arrow record batch handed to the encoder (and its byte bound). */
-const BATCH_ROWS = 16_384;
-const BATCH_BYTES = 16 * 1024 * 1024;
+/**
+ * Rows (and bytes) of the fetch groups' record batches collected before they go to the encoder
+ * together. Each hand-over copies the batches twice (Arrow IPC, then into wasm memory), so
+ * small hand-overs keep those transient copies small; much smaller ones cost encoder CPU
+ * (bench/extract.ts: 16,384 rows per hand-over cost ~30 MiB more peak RSS for transactions).
+ */
+const BATCH_ROWS = 4096;
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+/** A fetch group's rows, built as soon as its blocks arrived. */
+interface BuiltGroup {
+  rows: number;
+  bytes: number;
+  batch: RecordBatch | undefined;
+}
 
 export interface ExtractedFile {
   /** cryo file name, e.g. `ethereum__logs__18000000_to_18000999.parquet`. */
@@ -119,7 +133,8 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   }
   const opts = resolveOptions(job.options);
   const selected = selectColumns(def, opts.selection);
-  const layout = compileLayout(def, selected, { hex: opts.hex, u256Types: opts.u256Types });
+  const compile = () => compileLayout(def, selected, { hex: opts.hex, u256Types: opts.u256Types });
+  const layout = compile();
   const planned = planChunks(def, job.chainId, job.range, opts.chunkSize);
   const blocksTotal = job.range[1] - job.range[0];
   const signal = job.signal;
@@ -152,16 +167,44 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     def.name === "logs"
       ? Math.max(opts.fetchGroupSize, opts.innerRequestSize)
       : opts.fetchGroupSize;
+  const ctx = { chainId: job.chainId };
+  // Layouts not building a group right now; their grown buffers are reused by the next group.
+  const idle: RowLayout<unknown>[] = [layout];
+  const buildGroup = (units: unknown[]): BuiltGroup => {
+    const l = idle.pop() ?? compile();
+    try {
+      let rows = 0;
+      for (const unit of units) {
+        for (const row of def.rows(unit)) {
+          l.append(row, ctx);
+          rows++;
+        }
+      }
+      const bytes = l.byteSize;
+      return { rows, bytes, batch: rows > 0 ? l.takeBatch() : undefined };
+    } catch (error) {
+      l.discardBatch();
+      throw error;
+    } finally {
+      idle.push(l);
+    }
+  };
   // One prefetch stream runs ahead across chunks. A failed chunk leaves it somewhere inside that
   // chunk (or broken), so continuing restarts it at the next chunk.
   const prefetchFrom = (index: number) =>
-    prefetchUnits(def, job.rpc, todo.slice(index), needs, {
-      groupSize,
-      maxBlocksInFlight: Math.max(opts.maxBlocksInFlight, groupSize),
-      signal,
-    });
-  let units = prefetchFrom(0);
-  const ctx = { chainId: job.chainId };
+    prefetchGroups(
+      def,
+      job.rpc,
+      todo.slice(index),
+      needs,
+      {
+        groupSize,
+        maxBlocksInFlight: Math.max(opts.maxBlocksInFlight, groupSize),
+        signal,
+      },
+      buildGroup,
+    );
+  let groups = prefetchFrom(0);
   const files: ExtractedFile[] = [];
   const failed: FailedChunk[] = [];
 
@@ -181,7 +224,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   }
 
   const start = (chunk: PlannedChunk, index: number): Running => {
-    const source = units;
+    const source = groups;
     let failure: { error: unknown } | undefined;
     let cancelled = false;
     let markRowsDone = () => {};
@@ -204,21 +247,38 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
         throw new RetryableError("cancelled: an earlier chunk failed", { category: "aborted" });
       }
     };
-    async function* batches() {
+    async function* batches(): AsyncGenerator<RecordBatch[]> {
+      let collected: RecordBatch[] = [];
+      let collectedRows = 0;
+      let collectedBytes = 0;
       try {
-        for (let b = chunk.start; b <= chunk.end; b++) {
+        for (let b = chunk.start; b <= chunk.end; ) {
           stopIfCancelled();
           const next = await source.next();
           stopIfCancelled();
           if (next.done)
             throw new FatalError(`fetch ended before block ${b}`, { category: "internal" });
-          for (const row of def.rows(next.value)) {
-            layout.append(row, ctx);
-            run.rows++;
+          const { count, value } = next.value;
+          if (b + count - 1 > chunk.end) {
+            throw new FatalError(`a fetch group crossed the end of chunk ${chunk.name}`, {
+              category: "internal",
+            });
           }
-          blocksDone++;
-          run.chunkBlocksDone++;
-          if (layout.rows >= BATCH_ROWS || layout.byteSize >= BATCH_BYTES) yield layout.takeBatch();
+          b += count;
+          if (value.batch) {
+            collected.push(value.batch);
+            collectedRows += value.rows;
+            collectedBytes += value.bytes;
+          }
+          run.rows += value.rows;
+          blocksDone += count;
+          run.chunkBlocksDone += count;
+          if (collectedRows >= BATCH_ROWS || collectedBytes >= BATCH_BYTES) {
+            yield collected;
+            collected = [];
+            collectedRows = 0;
+            collectedBytes = 0;
+          }
           job.onProgress?.({
             dataset: def.name,
             blocksDone,
@@ -226,7 +286,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
             rows: rowsDone + run.rows,
           });
         }
-        if (layout.rows > 0) yield layout.takeBatch();
+        if (collected.length > 0) yield collected;
         run.rowsComplete = true;
         markRowsDone();
       } catch (error) {
@@ -257,10 +317,9 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
       failed.push({ name: chunk.name, blocks: [chunk.start, chunk.end], error: chunkFailure });
       blocksDone += chunk.end - chunk.start + 1 - run.chunkBlocksDone;
       if (!run.rowsComplete) {
-        // It stopped inside its blocks: drop half-built rows and restart fetching after it.
-        layout.discardBatch();
-        await units.return(undefined);
-        units = prefetchFrom(run.index + 1);
+        // It stopped inside its blocks: restart fetching after it (its groups' rows are dropped).
+        await groups.return(undefined);
+        groups = prefetchFrom(run.index + 1);
       }
       return;
     }
@@ -307,7 +366,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     }
     throw error;
   } finally {
-    await units.return(undefined);
+    await groups.return(undefined);
   }
   return { files, skipped, failed };
 }

@@ -84,9 +84,12 @@ function writerProperties(o: ParquetWriteOptions): wasm.WriterProperties {
     .build();
 }
 
-/** Moves one JS Arrow batch into wasm memory (via the IPC stream format, the only bridge). */
-function toWasmBatches(batch: RecordBatch): wasm.RecordBatch[] {
-  const table = wasm.Table.fromIPCStream(tableToIPC(new Table([batch]), "stream"));
+/**
+ * Moves JS Arrow batches into wasm memory (via the IPC stream format, the only bridge): one IPC
+ * stream, and one crossing into wasm, per hand-over however many batches it holds.
+ */
+function toWasmBatches(given: RecordBatch[]): wasm.RecordBatch[] {
+  const table = wasm.Table.fromIPCStream(tableToIPC(new Table(given), "stream"));
   const batches = table.recordBatches();
   table.free();
   return batches;
@@ -94,7 +97,10 @@ function toWasmBatches(batch: RecordBatch): wasm.RecordBatch[] {
 
 /**
  * Encode `batches` (all of `schema`) as one Parquet file, yielding its bytes as row groups are
- * completed. Pull-driven: the next batch is requested only when the writer wants more input,
+ * completed. Each item is a record batch or several (handed over together). The bytes depend on
+ * the rows and on how they were split into batches, so a caller that wants the same bytes for
+ * the same rows must split them the same way. Pull-driven: the next item is requested only when
+ * the writer wants more input,
  * so a slow consumer (an upload) slows batch production. An empty input gives a valid file
  * with zero row groups, like cryo's writer.
  *
@@ -103,7 +109,7 @@ function toWasmBatches(batch: RecordBatch): wasm.RecordBatch[] {
  */
 export async function* encodeParquet(
   schema: Schema,
-  batches: AsyncIterable<RecordBatch>,
+  batches: AsyncIterable<RecordBatch | readonly RecordBatch[]>,
   options: ParquetWriteOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const source = batches[Symbol.asyncIterator]();
@@ -116,12 +122,16 @@ export async function* encodeParquet(
           const next = await source.next();
           if (next.done) {
             // arrow-rs takes the file schema from the first batch: give it an empty one.
-            if (sent === 0) for (const b of toWasmBatches(emptyBatch(schema))) ctrl.enqueue(b);
+            if (sent === 0) for (const b of toWasmBatches([emptyBatch(schema)])) ctrl.enqueue(b);
             ctrl.close();
             return;
           }
-          if (next.value.numRows === 0) return;
-          for (const b of toWasmBatches(next.value)) ctrl.enqueue(b);
+          const given: readonly RecordBatch[] = Array.isArray(next.value)
+            ? next.value
+            : [next.value as RecordBatch];
+          const nonEmpty = given.filter((b) => b.numRows > 0);
+          if (nonEmpty.length === 0) return;
+          for (const b of toWasmBatches(nonEmpty)) ctrl.enqueue(b);
           sent++;
         } catch (error) {
           sourceError = { error };
