@@ -5,7 +5,7 @@
  *   node --import tsx bench/extract.ts [--datasets blocks,transactions,logs] [--sizes 10000,100000]
  *                                      [--targets file,s3] [--start 1000000]
  *                                      [--node-options=--max-old-space-size=256]
- *                                      [--modes raw,pipeline]
+ *                                      [--modes raw,pipeline] [--options '{"maxBlocksInFlight":20}']
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process so its peak RSS (VmHWM) is its own:
@@ -35,6 +35,8 @@ interface Job {
   target: "file" | "s3";
   output: string;
   env?: Record<string, string>;
+  /** Extraction options (DatasetOptions), for both modes. */
+  options?: Record<string, unknown>;
 }
 
 interface JobResult {
@@ -62,14 +64,14 @@ async function worker(job: Job): Promise<JobResult> {
     const { planChunks } = await import("../src/extract/engine.ts");
     const { selectColumns } = await import("../src/datasets/index.ts");
     const def = getDataset(job.dataset);
-    const opts = resolveOptions({});
+    const opts = resolveOptions(job.options);
     const chunks = planChunks(def, 31337, range, opts.chunkSize);
     const groupSize =
       def.name === "logs"
         ? Math.max(opts.fetchGroupSize, opts.innerRequestSize)
         : opts.fetchGroupSize;
     const needs = {
-      columns: new Set(selectColumns(def, {})),
+      columns: new Set(selectColumns(def, opts.selection)),
       innerRequestSize: opts.innerRequestSize,
     };
     for await (const unit of prefetchUnits(def, rpc, chunks, needs, {
@@ -102,7 +104,14 @@ async function worker(job: Job): Promise<JobResult> {
       rangeEnd: range[1],
       caps: { maxFiles: 100_000, maxBytesPerFile: 2 ** 40, maxTotalBytes: 2 ** 42 },
     });
-    const res = await extractRange({ rpc, dataset: job.dataset, chainId: 31337, range, sink });
+    const res = await extractRange({
+      rpc,
+      dataset: job.dataset,
+      chainId: 31337,
+      range,
+      sink,
+      options: job.options,
+    });
     await sink.writeManifest();
     for (const f of res.files) {
       rows += f.rows;
@@ -163,6 +172,8 @@ const { values } = parseArgs({
     "node-options": { type: "string", default: "" },
     // `--modes pipeline` skips the raw baseline (e.g. for a long memory-growth run).
     modes: { type: "string", default: "raw,pipeline" },
+    // Extraction options as JSON, e.g. '{"maxBlocksInFlight":20}' (DatasetOptions).
+    options: { type: "string", default: "{}" },
   },
 });
 const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
@@ -209,7 +220,7 @@ client.destroy();
 
 console.log(
   `machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}` +
-    `, child node options: ${nodeOptions.join(" ") || "(none)"}`,
+    `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}`,
 );
 console.log(
   "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
@@ -231,7 +242,15 @@ try {
       for (const target of values.targets.split(",") as ("file" | "s3")[]) {
         const dir = mkdtempSync(join(tmpdir(), "bench-extract-"));
         // Fresh blocks for every measurement pair: the devnet's cache cannot help either side.
-        const base = { dataset, start, blocks: size, rpc: url, target, env: awsEnv(s3.endpoint) };
+        const base = {
+          dataset,
+          start,
+          blocks: size,
+          rpc: url,
+          target,
+          env: awsEnv(s3.endpoint),
+          options: JSON.parse(values.options) as Record<string, unknown>,
+        };
         const output = target === "s3" ? `s3://bench-extract/run-${start}` : dir;
         const d0 = devnetCpuMs();
         const raw = modes.includes("raw")
