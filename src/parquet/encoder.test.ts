@@ -73,6 +73,29 @@ test("the same batches give byte-identical files", async () => {
   assert.deepEqual(a, b);
 });
 
+test("several batches handed over together (empty ones skipped) keep their rows in order", async () => {
+  async function* handOvers() {
+    yield [batch(0, 700), batch(700, 0), batch(700, 1300)];
+    yield [batch(2000, 0)];
+    yield batch(2000, 500);
+  }
+  const bytes = await collectBytes(encodeParquet(schema, handOvers(), { rowGroupSize: 1000 }));
+  const meta = parquetMetadata(ab(bytes));
+  assert.deepEqual(
+    meta.row_groups.map((g) => Number(g.num_rows)),
+    [1000, 1000, 500],
+  );
+  const rows = await parquetReadObjects({
+    file: ab(bytes),
+    utf8: false,
+    compressors: testCompressors,
+  });
+  assert.deepEqual(
+    rows.map((r) => r.n),
+    Array.from({ length: 2500 }, (_, i) => i),
+  );
+});
+
 test("no batches still gives a valid file with the schema and zero row groups (like cryo)", async () => {
   const bytes = await collectBytes(encodeParquet(schema, batches([])));
   const meta = parquetMetadata(ab(bytes));
