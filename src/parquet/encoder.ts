@@ -119,20 +119,25 @@ export async function* encodeParquet(
     {
       async pull(ctrl) {
         try {
-          const next = await source.next();
-          if (next.done) {
-            // arrow-rs takes the file schema from the first batch: give it an empty one.
-            if (sent === 0) for (const b of toWasmBatches([emptyBatch(schema)])) ctrl.enqueue(b);
-            ctrl.close();
+          // A pull must enqueue something (or end the stream), or the writer waits forever: skip
+          // hand-overs without rows.
+          while (true) {
+            const next = await source.next();
+            if (next.done) {
+              // arrow-rs takes the file schema from the first batch: give it an empty one.
+              if (sent === 0) for (const b of toWasmBatches([emptyBatch(schema)])) ctrl.enqueue(b);
+              ctrl.close();
+              return;
+            }
+            const given: readonly RecordBatch[] = Array.isArray(next.value)
+              ? next.value
+              : [next.value as RecordBatch];
+            const nonEmpty = given.filter((b) => b.numRows > 0);
+            if (nonEmpty.length === 0) continue;
+            for (const b of toWasmBatches(nonEmpty)) ctrl.enqueue(b);
+            sent++;
             return;
           }
-          const given: readonly RecordBatch[] = Array.isArray(next.value)
-            ? next.value
-            : [next.value as RecordBatch];
-          const nonEmpty = given.filter((b) => b.numRows > 0);
-          if (nonEmpty.length === 0) return;
-          for (const b of toWasmBatches(nonEmpty)) ctrl.enqueue(b);
-          sent++;
         } catch (error) {
           sourceError = { error };
           ctrl.error(error);
