@@ -6,9 +6,12 @@
  *                                      [--targets file,s3] [--start 1000000]
  *                                      [--node-options=--max-old-space-size=256]
  *                                      [--modes raw,pipeline] [--options '{"maxBlocksInFlight":20}']
+ *                                      [--from-source]
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
- * Each measurement runs in a fresh child process so its peak RSS (VmHWM) is its own:
+ * Each measurement runs in a fresh child process (bench/extract-child.js) so its peak RSS
+ * (VmHWM) is its own. Children run the compiled dist/ like `trace` does (`npm run build` first;
+ * `--from-source` measures the sources through tsx, whose loader thread adds ~35 MiB):
  *   - raw: the same RPC calls through the same RpcClient (same batching, concurrency and
  *     prefetch window as the pipeline), responses parsed (JSON.parse + the client's validation)
  *     and dropped: no rows, no Parquet, no upload;
@@ -48,107 +51,20 @@ interface JobResult {
   cpuMs: number;
 }
 
-async function worker(job: Job): Promise<JobResult> {
-  const { RpcClient } = await import("../src/rpc/index.ts");
-  const { getDataset } = await import("../src/datasets/index.ts");
-  const { resolveOptions } = await import("../src/extract/options.ts");
-  const rpc = new RpcClient({ urls: [job.rpc] });
-  const range: [number, number] = [job.start, job.start + job.blocks];
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let rows = 0;
-  let files = 0;
-  let bytes = 0;
-  if (job.mode === "raw") {
-    const { prefetchUnits } = await import("../src/extract/prefetch.ts");
-    const { planChunks } = await import("../src/extract/engine.ts");
-    const { selectColumns } = await import("../src/datasets/index.ts");
-    const def = getDataset(job.dataset);
-    const opts = resolveOptions(job.options);
-    const chunks = planChunks(def, 31337, range, opts.chunkSize);
-    const groupSize =
-      def.name === "logs"
-        ? Math.max(opts.fetchGroupSize, opts.innerRequestSize)
-        : opts.fetchGroupSize;
-    const needs = {
-      columns: new Set(selectColumns(def, opts.selection)),
-      innerRequestSize: opts.innerRequestSize,
-    };
-    for await (const unit of prefetchUnits(def, rpc, chunks, needs, {
-      groupSize,
-      maxBlocksInFlight: Math.max(opts.maxBlocksInFlight, groupSize),
-    })) {
-      rows += def.rows(unit).length;
-    }
-  } else {
-    const { extractRange } = await import("../src/extract/index.ts");
-    const { createArtifactSink, openObjectStore } = await import("../src/sink/index.ts");
-    const { datasetUuid, datasetVersion, versionPrefix } = await import("../src/core/ids.ts");
-    const store = openObjectStore(job.output, { env: { ...process.env, ...job.env } });
-    const uuid = datasetUuid("00000000-0000-4000-8000-00000000beef", 31337, job.dataset);
-    const version = datasetVersion(uuid, "bench", 31337, range[0], range[1]);
-    const prefix = versionPrefix({
-      chainId: 31337,
-      datasetUuid: uuid,
-      rangeStart: range[0],
-      rangeEnd: range[1],
-      datasetVersion: version,
-    });
-    const sink = createArtifactSink({
-      store,
-      prefix,
-      datasetUuid: uuid,
-      datasetVersion: version,
-      configHash: "bench",
-      rangeStart: range[0],
-      rangeEnd: range[1],
-      caps: { maxFiles: 100_000, maxBytesPerFile: 2 ** 40, maxTotalBytes: 2 ** 42 },
-    });
-    const res = await extractRange({
-      rpc,
-      dataset: job.dataset,
-      chainId: 31337,
-      range,
-      sink,
-      options: job.options,
-    });
-    await sink.writeManifest();
-    for (const f of res.files) {
-      rows += f.rows;
-      bytes += f.size;
-    }
-    files = res.files.length;
-    await store.close();
-  }
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  await rpc.close();
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  return {
-    wallMs,
-    rows,
-    files,
-    bytes,
-    peakRssMiB: hwm ? Number(hwm[1]) / 1024 : Number.NaN,
-    cpuMs: (cpu.user + cpu.system) / 1000,
-  };
-}
-
 function runChild(job: Job): Promise<JobResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [
         ...nodeOptions,
-        "--import",
-        "tsx",
-        join(root, "bench", "extract.ts"),
-        "--worker",
+        ...(fromSource ? ["--import", "tsx"] : []),
+        join(root, "bench", "extract-child.js"),
         JSON.stringify(job),
       ],
       {
         cwd: root,
         stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, ...(fromSource ? { BENCH_FROM_SOURCE: "1" } : {}) },
       },
     );
     let out = "";
@@ -164,7 +80,8 @@ function runChild(job: Job): Promise<JobResult> {
 
 const { values } = parseArgs({
   options: {
-    worker: { type: "string" },
+    // Measure the TypeScript sources through tsx instead of the compiled dist/ (`npm run build`).
+    "from-source": { type: "boolean", default: false },
     datasets: { type: "string", default: "blocks,transactions,logs" },
     sizes: { type: "string", default: "10000,100000" },
     targets: { type: "string", default: "file,s3" },
@@ -178,10 +95,7 @@ const { values } = parseArgs({
 });
 const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
 
-if (values.worker) {
-  process.stdout.write(`${JSON.stringify(await worker(JSON.parse(values.worker) as Job))}\n`);
-  process.exit(0);
-}
+const fromSource = values["from-source"] === true;
 
 const { startS3Server, awsEnv, s3ClientFor } = await import("../test/support/s3.ts");
 const { CreateBucketCommand } = await import("@aws-sdk/client-s3");
@@ -220,7 +134,8 @@ client.destroy();
 
 console.log(
   `machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}` +
-    `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}`,
+    `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}` +
+    `, code: ${fromSource ? "src/ through tsx" : "dist/"}`,
 );
 console.log(
   "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
