@@ -1,5 +1,6 @@
 import { realpathSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { keepYoungGenerationSmall } from "../core/young-generation.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
 
 type Register = (program: Command) => void;
@@ -42,11 +43,16 @@ export async function buildProgram(commandName?: string): Promise<Command> {
   return program;
 }
 
+/** Commands whose process extracts blocks (in-process workers included). */
+const EXTRACTING = new Set(["extract", "worker", "up", "demo"]);
+
 export async function main(argv: string[]): Promise<number> {
   try {
     // The first word not starting with "-" names the command (trace has no global options
     // that take a value).
-    const program = await buildProgram(argv.find((a) => !a.startsWith("-")));
+    const commandName = argv.find((a) => !a.startsWith("-"));
+    if (commandName && EXTRACTING.has(commandName)) keepYoungGenerationSmall();
+    const program = await buildProgram(commandName);
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
