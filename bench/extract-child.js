@@ -54,7 +54,10 @@ if (job.mode === "raw") {
   const { extractRange } = await load("extract/index");
   const { createArtifactSink, openObjectStore } = await load("sink/index");
   const { datasetUuid, datasetVersion, versionPrefix } = await load("core/ids");
-  const store = openObjectStore(job.output, { env: { ...process.env, ...job.env } });
+  const store = openObjectStore(job.output, {
+    ...job.storeOptions,
+    env: { ...process.env, ...job.env },
+  });
   const uuid = datasetUuid("00000000-0000-4000-8000-00000000beef", 31337, job.dataset);
   const version = datasetVersion(uuid, "bench", 31337, range[0], range[1]);
   const prefix = versionPrefix({

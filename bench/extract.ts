@@ -6,7 +6,7 @@
  *                                      [--targets file,s3] [--start 1000000]
  *                                      [--node-options=--max-old-space-size=256]
  *                                      [--modes raw,pipeline] [--options '{"maxBlocksInFlight":20}']
- *                                      [--from-source]
+ *                                      [--from-source] [--store-options '{"queueSize":2}']
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process (bench/extract-child.js) so its peak RSS
@@ -40,6 +40,8 @@ interface Job {
   env?: Record<string, string>;
   /** Extraction options (DatasetOptions), for both modes. */
   options?: Record<string, unknown>;
+  /** Object store options (OpenStoreOptions: partSizeBytes, queueSize), pipeline mode. */
+  storeOptions?: Record<string, unknown>;
 }
 
 interface JobResult {
@@ -91,6 +93,8 @@ const { values } = parseArgs({
     modes: { type: "string", default: "raw,pipeline" },
     // Extraction options as JSON, e.g. '{"maxBlocksInFlight":20}' (DatasetOptions).
     options: { type: "string", default: "{}" },
+    // Object store options as JSON, e.g. '{"queueSize":2}' (OpenStoreOptions).
+    "store-options": { type: "string", default: "{}" },
   },
 });
 const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
@@ -135,6 +139,7 @@ client.destroy();
 console.log(
   `machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}` +
     `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}` +
+    `, store options: ${values["store-options"]}` +
     `, code: ${fromSource ? "src/ through tsx" : "dist/"}`,
 );
 console.log(
@@ -165,6 +170,7 @@ try {
           target,
           env: awsEnv(s3.endpoint),
           options: JSON.parse(values.options) as Record<string, unknown>,
+          storeOptions: JSON.parse(values["store-options"]) as Record<string, unknown>,
         };
         const output = target === "s3" ? `s3://bench-extract/run-${start}` : dir;
         const d0 = devnetCpuMs();
