@@ -74,7 +74,7 @@ function isEntryPoint(): boolean {
   const script = process.argv[1];
   if (!script) return false;
   try {
-    return /(?:bin[\\/]trace\.js|cli[\\/]main\.ts)$/.test(realpathSync(script));
+    return /(?:bin[\\/]trace\.js|cli[\\/]main\.[jt]s)$/.test(realpathSync(script));
   } catch {
     return false;
   }

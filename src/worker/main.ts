@@ -6,6 +6,7 @@
  */
 import { realpathSync } from "node:fs";
 import { describeError, errorCategory } from "../core/errors.ts";
+import { keepYoungGenerationSmall } from "../core/young-generation.ts";
 import { parseWorkerArgs, workerConfigFromEnv } from "./config.ts";
 import { createWorker } from "./worker.ts";
 
@@ -63,10 +64,14 @@ function isEntryPoint(): boolean {
   const script = process.argv[1];
   if (!script) return false;
   try {
-    return /worker[\\/]main\.ts$/.test(realpathSync(script));
+    return /worker[\\/]main\.[jt]s$/.test(realpathSync(script));
   } catch {
     return false;
   }
 }
 
-if (isEntryPoint()) process.exitCode = await runWorkerMain(process.env, process.argv.slice(2));
+if (isEntryPoint()) {
+  // A worker process extracts (as `trace worker` does: src/cli/main.ts).
+  keepYoungGenerationSmall();
+  process.exitCode = await runWorkerMain(process.env, process.argv.slice(2));
+}
