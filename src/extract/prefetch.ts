@@ -31,7 +31,8 @@ export interface PreparedGroup<T> {
  * `prepare` runs on a group's units (one per block) as soon as they arrive, possibly out of
  * order. Turning them into compact rows right there lets the parsed JSON die young: V8 frees it
  * in a cheap scavenge instead of promoting it to the old generation while it waits for its turn
- * in the window (bench/extract.ts: -35 MiB peak RSS and less GC time for transactions).
+ * in the window (bench/extract.ts: with the engine's smaller encoder hand-overs, peak RSS -25 to
+ * -35 MiB for transactions, and less GC time).
  * A group whose fetch or `prepare` failed throws when the consumer reaches it.
  */
 export async function* prefetchGroups<T>(
