@@ -27,7 +27,8 @@ export const PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet";
  * Rows (and bytes) of the fetch groups' record batches collected before they go to the encoder
  * together. Each hand-over copies the batches twice (Arrow IPC, then into wasm memory), so
  * small hand-overs keep those transient copies small; much smaller ones cost encoder CPU
- * (bench/extract.ts: 16,384 rows per hand-over cost ~20 MiB more peak RSS for transactions).
+ * (bench/extract.ts, transactions: collecting 16,384 rows per hand-over peaked ~20 MiB higher
+ * than handing over each fetch group's batch alone).
  */
 const BATCH_ROWS = 4096;
 const BATCH_BYTES = 4 * 1024 * 1024;
