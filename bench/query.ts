@@ -20,7 +20,12 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { Agent, request } from "undici";
 import { mintUserToken } from "../src/core/tokens.ts";
 import { createQueryService, runQuery } from "../src/query/index.ts";
-import { ORG, publishFileDataset, publishS3Dataset } from "../src/query/testing/fixtures.ts";
+import {
+  ORG,
+  publishFileDataset,
+  publishS3Dataset,
+  TEST_USER_KEY,
+} from "../src/query/testing/fixtures.ts";
 import { openObjectStore } from "../src/sink/open-store.ts";
 import { connect, migrate } from "../src/state/index.ts";
 import { startPostgres } from "../test/support/postgres.ts";
@@ -36,12 +41,7 @@ const REPS = Number(process.argv[3] ?? 31);
 const pg = await startPostgres();
 const s3 = await startS3Server();
 const root = mkdtempSync(join(tmpdir(), "trace-qbench-"));
-const usr = {
-  issuer: "trace-lite",
-  audience: "trace.user",
-  kid: "dev-user",
-  secret: "u".repeat(40),
-};
+const usr = TEST_USER_KEY;
 const limits = {
   timeoutMs: 60_000,
   maxConcurrent: 2,

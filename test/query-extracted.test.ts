@@ -16,6 +16,7 @@ import { type DatasetGrant, mintUserToken } from "../src/core/tokens.ts";
 import { type Devnet, startDevnet } from "../src/devnet/server.ts";
 import { extractRange } from "../src/extract/index.ts";
 import { createQueryService, type QueryService } from "../src/query/index.ts";
+import { TEST_TASK_KEY, TEST_USER_KEY } from "../src/query/testing/fixtures.ts";
 import { RpcClient } from "../src/rpc/index.ts";
 import { createArtifactSink, type ObjectStore, openObjectStore } from "../src/sink/index.ts";
 import { connect, migrate, registerDatasetVersion, type Sql } from "../src/state/index.ts";
@@ -34,18 +35,8 @@ const [FIRST, LAST_EXCL] = [2_000, 2_320];
 const DATASETS = ["blocks", "transactions", "logs"] as const;
 type Ds = (typeof DATASETS)[number];
 
-const usr = {
-  issuer: "trace-lite",
-  audience: "trace.user",
-  kid: "dev-user",
-  secret: "u".repeat(40),
-};
-const cap = {
-  issuer: "trace-dispatcher",
-  audience: "trace.task",
-  kid: "dev",
-  secret: "c".repeat(40),
-};
+const usr = TEST_USER_KEY;
+const cap = TEST_TASK_KEY;
 const limits = {
   timeoutMs: 20_000,
   maxConcurrent: 2,

@@ -12,6 +12,8 @@ import {
   ORG,
   type Published,
   publishFileDataset,
+  TEST_TASK_KEY,
+  TEST_USER_KEY,
   TX_PER_BLOCK,
 } from "../src/query/testing/fixtures.ts";
 import { openObjectStore } from "../src/sink/open-store.ts";
@@ -19,18 +21,8 @@ import { connect, migrate, type Sql } from "../src/state/index.ts";
 import { testDatabase } from "./support/postgres.ts";
 import { testBucket } from "./support/s3.ts";
 
-const cap = {
-  issuer: "trace-dispatcher",
-  audience: "trace.task",
-  kid: "dev",
-  secret: "c".repeat(40),
-};
-const usr = {
-  issuer: "trace-lite",
-  audience: "trace.user",
-  kid: "dev-user",
-  secret: "u".repeat(40),
-};
+const cap = TEST_TASK_KEY;
+const usr = TEST_USER_KEY;
 const TASK = "11111111-1111-4111-8111-111111111111";
 
 let sql: Sql;

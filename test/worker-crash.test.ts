@@ -4,11 +4,9 @@
  * exactly one version is registered, and no object outside the final version prefix remains.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, test } from "node:test";
 import { type Devnet, startDevnet } from "../src/devnet/server.ts";
-import { eventually, TEST_WORKER_TOKEN } from "../src/dispatcher/testkit.ts";
+import { eventually } from "../src/dispatcher/testkit.ts";
 import { getTask, listTaskEvents } from "../src/state/index.ts";
 import {
   CHAIN_ID,
@@ -20,7 +18,6 @@ import {
 } from "../src/worker/testing/stack.ts";
 import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
 
-const root = join(import.meta.dirname, "..");
 // A lease short enough that the killed attempt expires soon, long enough that a loaded 2-core
 // machine does not lose it before the upload starts (1.5 s did: the wait below timed out).
 const stack: Stack = await startStack({ label: "worker_crash", leaseMs: 4_000, reaperMs: 50 });
@@ -35,9 +32,7 @@ const heavy: Devnet = await startDevnet({
   },
 });
 const proxy = await startStallProxy(heavy.url);
-let child: ChildProcess | undefined;
 after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   await proxy.close();
   await heavy.stop();
 });
@@ -50,41 +45,15 @@ test("a worker SIGKILLed mid-upload: lease expires, next start aborts its upload
     size: 1_000,
     pool: "heavy",
   });
-  child = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts"], {
-    cwd: root,
-    env: {
-      ...stack.bucket.env,
-      PATH: process.env.PATH,
-      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
-      TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
-      DATABASE_URL: stack.dbUrl,
-      TRACE_OBJECT_STORE: stack.storeUrl,
-      TRACE_RPC_POOL_HEAVY_URL: proxy.url,
-      WORKER_POLL_MS: "20",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
-  });
-  // The child's log events, kept for the failure message (what was it doing?).
-  const childEvents: string[] = [];
-  let partial = "";
-  child.stdout?.on("data", (d) => {
-    const lines = (partial + String(d)).split("\n");
-    partial = lines.pop() ?? "";
-    for (const l of lines) {
-      const e = /"event":"([^"]+)"/.exec(l)?.[1];
-      if (e) childEvents.push(e);
-    }
-  });
+  const { proc: child, out, exited } = stack.spawnWorker({ TRACE_RPC_POOL_HEAVY_URL: proxy.url });
+  // The child's last log events, for the failure message (what was it doing?).
+  const childEvents = () => [...out.stdout.matchAll(/"event":"([^"]+)"/g)].map((m) => m[1]);
   const prefix = `cryo/${CHAIN_ID}/${r!.payload.dataset_uuid}/`;
   // Wait for the multipart upload to be under way, freeze the chain, then kill the worker.
   // Generous: on a loaded 2-core machine the extraction up to the first 5 MiB part is slow.
   const [upload] = await eventually(
     async () => {
-      if (child?.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
+      if (child.exitCode !== null) throw new Error(`worker exited early: ${out.stderr}`);
       const pending = await stack.store.listIncomplete(prefix);
       return pending.length > 0 ? pending : undefined;
     },
@@ -93,11 +62,10 @@ test("a worker SIGKILLed mid-upload: lease expires, next start aborts its upload
   ).catch(async (err) => {
     const t = await getTask(stack.sql, r!.taskId);
     throw new Error(
-      `${err.message}; task ${t?.status} attempt ${t?.attempt} (${t?.last_error_category ?? "-"}); worker events: ${childEvents.slice(-15).join(", ")}`,
+      `${err.message}; task ${t?.status} attempt ${t?.attempt} (${t?.last_error_category ?? "-"}); worker events: ${childEvents().slice(-15).join(", ")}`,
     );
   });
   proxy.stall();
-  const exited = new Promise((resolve) => child!.once("exit", resolve));
   child.kill("SIGKILL");
   await exited;
   proxy.release();

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { datasetUuid, datasetVersion } from "../../core/ids.ts";
+import type { TokenKeyConfig } from "../../core/tokens.ts";
 import type { Manifest, StorageRef } from "../../core/types.ts";
 import { type Db, registerDatasetVersion } from "../../state/index.ts";
 
@@ -16,6 +17,21 @@ import { type Db, registerDatasetVersion } from "../../state/index.ts";
  */
 
 export const ORG = "00000000-0000-0000-0000-000000000001";
+
+/** The query service's signing keys in the query tests and benchmark: user tokens (issued as
+ * `trace up` issues them) and task capabilities (issued as the dispatcher does). */
+export const TEST_USER_KEY: TokenKeyConfig = {
+  issuer: "trace-lite",
+  audience: "trace.user",
+  kid: "dev-user",
+  secret: "u".repeat(40),
+};
+export const TEST_TASK_KEY: TokenKeyConfig = {
+  issuer: "trace-dispatcher",
+  audience: "trace.task",
+  kid: "dev",
+  secret: "c".repeat(40),
+};
 export const CHAIN = 1;
 export const TX_PER_BLOCK = 3;
 export const LOGS_PER_TX = 2;

@@ -3,7 +3,9 @@
  * real PostgreSQL, the real dispatcher over HTTP, the S3 test server and the synthetic chain —
  * plus the checks every worker test makes on what ended up in the bucket.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { after } from "node:test";
 import { testDatabase } from "../../../test/support/postgres.ts";
 import { type TestBucket, testBucket } from "../../../test/support/s3.ts";
@@ -55,8 +57,20 @@ export interface Stack {
   env: Record<string, string>;
   workers: Worker[];
   worker(overrides?: Partial<WorkerOptions>): Worker;
+  /** A worker as its own process (src/worker/main.ts): the stack's settings plus `env`. */
+  spawnWorker(env?: Record<string, string>, args?: string[]): WorkerProcess;
   stop(): Promise<void>;
 }
+
+/** A spawned worker process; its output is collected as it comes. */
+export interface WorkerProcess {
+  proc: ChildProcess;
+  out: { stdout: string; stderr: string };
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+const ROOT = join(import.meta.dirname, "..", "..", "..");
 
 export async function startStack(opts: {
   label: string;
@@ -96,9 +110,12 @@ export async function startStack(opts: {
   const storeUrl = `s3://${bucket.bucket}/data`;
   const store = openObjectStore(storeUrl, { env });
   const workers: Worker[] = [];
+  const processes: ChildProcess[] = [];
   let stopping: Promise<void> | undefined;
   stopStack = () =>
     (stopping ??= (async () => {
+      for (const p of processes)
+        if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
       await Promise.allSettled(workers.map((w) => w.stop({ deadlineMs: 1_000 })));
       await dispatcher.stop();
       await devnet.stop();
@@ -130,6 +147,31 @@ export async function startStack(opts: {
       });
       workers.push(w);
       return w;
+    },
+    spawnWorker(extraEnv = {}, args = []) {
+      const proc = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts", ...args], {
+        cwd: ROOT,
+        env: {
+          ...env,
+          TRACE_DISPATCHER_URL: dispatcherUrl,
+          TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
+          DATABASE_URL: db.url,
+          TRACE_OBJECT_STORE: storeUrl,
+          WORKER_POLL_MS: "20",
+          ...extraEnv,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      processes.push(proc);
+      const out = { stdout: "", stderr: "" };
+      proc.stdout?.on("data", (d) => {
+        out.stdout += String(d);
+      });
+      proc.stderr?.on("data", (d) => {
+        out.stderr += String(d);
+      });
+      const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
+      return { proc, out, exited };
     },
     stop: () => stopStack!(),
   };
