@@ -16,8 +16,8 @@ if (!fromSource && !freshDist(root)) {
 const load = (path) => import(fromSource ? `../src/${path}.ts` : `../dist/${path}.js`);
 
 const job = JSON.parse(process.argv[2] ?? "{}");
-// As `trace extract` and `trace worker` do (src/cli/main.ts).
-(await load("core/young-generation")).keepYoungGenerationSmall();
+// As `trace extract` and `trace worker` do (src/cli/main.ts), TRACE_MEMORY included.
+(await load("core/extraction-memory")).configureExtractionMemory(process.env);
 const { RpcClient } = await load("rpc/index");
 const { getDataset, selectColumns } = await load("datasets/index");
 const { resolveOptions } = await load("extract/options");

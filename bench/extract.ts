@@ -18,7 +18,8 @@
  *   - pipeline: extractRange into an ArtifactSink (folder or S3), manifest written.
  * Ratio = pipeline wall time / raw wall time, measured back to back in the same run.
  * `--node-options` are passed to both children (e.g. a V8 heap cap: most of the peak RSS is
- * garbage that V8's default heap sizing lets accumulate, not live data).
+ * garbage that V8's default heap sizing lets accumulate, not live data). The children inherit
+ * TRACE_MEMORY (`TRACE_MEMORY=lean node --import tsx bench/extract.ts …` measures the lean mode).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -140,7 +141,8 @@ console.log(
   `machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}` +
     `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}` +
     `, store options: ${values["store-options"]}` +
-    `, code: ${fromSource ? "src/ through tsx" : "dist/"}`,
+    `, code: ${fromSource ? "src/ through tsx" : "dist/"}` +
+    `, TRACE_MEMORY: ${process.env.TRACE_MEMORY || "default"}`,
 );
 console.log(
   "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",

@@ -65,10 +65,14 @@ function columnsOf(path: string): string[] {
     .map((s) => s.name);
 }
 
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const r = await run(process.execPath, [join(root, "bin", "trace.js"), "extract", ...args], {
       cwd: root,
+      env,
     });
     return { ...r, code: 0 };
   } catch (e) {
@@ -234,6 +238,26 @@ test("usage errors exit 2 with a specific message", async () => {
   ]);
   assert.equal(col.code, 2);
   assert.match(col.stderr, /unknown column "value" for dataset logs/);
+  const mem = await cli(["logs", "--rpc", devnet.url, "--blocks", "1:5", "-o", join(out, "x")], {
+    ...process.env,
+    TRACE_MEMORY: "small",
+  });
+  assert.equal(mem.code, 2);
+  assert.match(mem.stderr, /invalid TRACE_MEMORY "small": expected "default" or "lean"/);
+});
+
+test("TRACE_MEMORY=lean (V8 collects sooner) writes the same bytes as the default", async () => {
+  const sums: string[] = [];
+  for (const mode of ["default", "lean"]) {
+    const dir = join(out, `memory-${mode}`);
+    const args = ["transactions", "--rpc", devnet.url, "--blocks", `${START}:${START + 20}`];
+    const r = await cli([...args, "-o", dir, "--json"], { ...process.env, TRACE_MEMORY: mode });
+    assert.equal(r.code, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as { files: { sha256: string }[] }).files;
+    assert.equal(files.length, 1);
+    sums.push(files[0]!.sha256);
+  }
+  assert.equal(sums[0], sums[1]);
 });
 
 async function extractAll(rpc: RpcClient, range: [number, number]): Promise<Map<string, string>> {

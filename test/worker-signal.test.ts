@@ -1,52 +1,21 @@
 /**
  * The worker process itself (src/worker/main.ts): `--concurrency N` reaches the worker, and
  * SIGTERM stops claiming, gives the running task the shutdown grace, then aborts it cleanly
- * (completed as retryable `worker_shutdown`, nothing left in the store) and exits 0.
+ * (completed as retryable `worker_shutdown`, nothing left in the store) and exits 0; a token the
+ * dispatcher rejects or an unknown TRACE_MEMORY ends it with exit 2.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, test } from "node:test";
-import { eventually, TEST_WORKER_TOKEN } from "../src/dispatcher/testkit.ts";
+import { eventually } from "../src/dispatcher/testkit.ts";
 import { getTask } from "../src/state/index.ts";
 import { enqueueRanges, type Stack, startStack } from "../src/worker/testing/stack.ts";
 import { startStallProxy } from "../src/worker/testing/stall-proxy.ts";
 
-const root = join(import.meta.dirname, "..");
 const stack: Stack = await startStack({ label: "worker_signal" });
 const proxy = await startStallProxy(stack.devnet.url);
-let child: ChildProcess | undefined;
 after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   await proxy.close();
 });
-
-/** The worker process with the stack's settings plus `env`; its output is collected. */
-function spawnWorker(args: string[], env: Record<string, string>) {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/worker/main.ts", ...args], {
-    cwd: root,
-    env: {
-      ...stack.env,
-      TRACE_DISPATCHER_URL: stack.dispatcherUrl,
-      TRACE_WORKER_TOKEN: TEST_WORKER_TOKEN,
-      DATABASE_URL: stack.dbUrl,
-      TRACE_OBJECT_STORE: stack.storeUrl,
-      WORKER_POLL_MS: "20",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child = proc;
-  const out = { stdout: "", stderr: "" };
-  proc.stdout?.on("data", (d) => {
-    out.stdout += String(d);
-  });
-  proc.stderr?.on("data", (d) => {
-    out.stderr += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
-  return { proc, out, exited };
-}
 
 test("SIGTERM: stop claiming, abort the running task after the grace, exit 0; --concurrency applies", async () => {
   const [r] = await enqueueRanges(stack.sql, {
@@ -57,11 +26,14 @@ test("SIGTERM: stop claiming, abort the running task after the grace, exit 0; --
     pool: "stall",
   });
   proxy.stall();
-  const w = spawnWorker(["--concurrency", "3"], {
-    TRACE_RPC_POOL_STALL_URL: proxy.url,
-    TRACE_WORKER_CONCURRENCY: "1",
-    TRACE_WORKER_SHUTDOWN_MS: "300",
-  });
+  const w = stack.spawnWorker(
+    {
+      TRACE_RPC_POOL_STALL_URL: proxy.url,
+      TRACE_WORKER_CONCURRENCY: "1",
+      TRACE_WORKER_SHUTDOWN_MS: "300",
+    },
+    ["--concurrency", "3"],
+  );
   const { proc, out, exited } = w;
   await eventually(
     async () => {
@@ -102,7 +74,7 @@ test("a worker whose token the dispatcher rejects hands the wake-up back, stops 
     org: "00000000-0000-0000-0000-00000000401a",
   });
   const before = await getTask(stack.sql, r!.taskId);
-  const { out, exited } = spawnWorker([], { TRACE_WORKER_TOKEN: "not-the-dispatcher's-token" });
+  const { out, exited } = stack.spawnWorker({ TRACE_WORKER_TOKEN: "not-the-dispatcher's-token" });
   const code = await exited;
   const { stdout, stderr } = out;
   assert.equal(code, 2, stderr);
@@ -124,4 +96,14 @@ test("a worker whose token the dispatcher rejects hands the wake-up back, stops 
     { status: task?.status, attempt: task?.attempt },
     { status: before?.status, attempt: before?.attempt },
   );
+});
+
+test("a worker process with an unknown TRACE_MEMORY exits 2 before it claims anything", async () => {
+  const { out, exited } = stack.spawnWorker({ TRACE_MEMORY: "huge" });
+  assert.equal(await exited, 2, out.stderr);
+  assert.match(
+    out.stderr,
+    /worker failed to start: invalid TRACE_MEMORY "huge": expected "default" or "lean"/,
+  );
+  assert.equal(out.stdout, "", "no worker was started");
 });

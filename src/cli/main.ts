@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { keepYoungGenerationSmall } from "../core/young-generation.ts";
+import { describeError } from "../core/errors.ts";
+import { configureExtractionMemory } from "../core/extraction-memory.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
 
 type Register = (program: Command) => void;
@@ -51,7 +52,13 @@ export async function main(argv: string[]): Promise<number> {
     // The first word not starting with "-" names the command (trace has no global options
     // that take a value).
     const commandName = argv.find((a) => !a.startsWith("-"));
-    if (commandName && EXTRACTING.has(commandName)) keepYoungGenerationSmall();
+    if (commandName && EXTRACTING.has(commandName)) {
+      try {
+        configureExtractionMemory(process.env);
+      } catch (err) {
+        throw new UsageError(describeError(err));
+      }
+    }
     const program = await buildProgram(commandName);
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;

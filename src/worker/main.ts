@@ -6,7 +6,7 @@
  */
 import { realpathSync } from "node:fs";
 import { describeError, errorCategory } from "../core/errors.ts";
-import { keepYoungGenerationSmall } from "../core/young-generation.ts";
+import { configureExtractionMemory } from "../core/extraction-memory.ts";
 import { parseWorkerArgs, workerConfigFromEnv } from "./config.ts";
 import { createWorker } from "./worker.ts";
 
@@ -71,7 +71,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // A worker process extracts (as `trace worker` does: src/cli/main.ts).
-  keepYoungGenerationSmall();
-  process.exitCode = await runWorkerMain(process.env, process.argv.slice(2));
+  // A worker process extracts: the V8 memory settings of TRACE_MEMORY (as `trace worker` sets
+  // them: src/cli/main.ts).
+  try {
+    configureExtractionMemory(process.env);
+    process.exitCode = await runWorkerMain(process.env, process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`worker failed to start: ${describeError(err)}\n`);
+    process.exitCode = 2;
+  }
 }
