@@ -1,3 +1,4 @@
+import { raceAbort } from "../core/abort.ts";
 import { RetryableError } from "../core/errors.ts";
 import type { AnyDataset, BlockRpc } from "../datasets/index.ts";
 import type { FetchNeeds } from "../datasets/types.ts";
@@ -76,7 +77,7 @@ export async function* prefetchGroups<T>(
     launch();
     const head = pending.shift();
     if (!head) return;
-    const value = signal ? await raceAbort(head.value, signal) : await head.value;
+    const value = signal ? await raceAbort(head.value, signal, abortError) : await head.value;
     yield { count: head.count, value };
   }
 }
@@ -92,23 +93,4 @@ export async function* prefetchUnits(
   for await (const group of prefetchGroups(dataset, rpc, chunks, needs, opts, (u) => u)) {
     yield* group.value;
   }
-}
-
-/** Rejects as soon as `signal` aborts, so an abort does not wait for slow RPC calls. */
-export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { raceAbort } from "../core/abort.ts";
 import { FatalError } from "../core/errors.ts";
 import type { ByteSource } from "../core/types.ts";
 
@@ -47,21 +48,9 @@ export function meterBody(body: ByteSource | Uint8Array, opts: MeterOptions = {}
   /** Next item of `it`, or a rejection as soon as the signal fires (a stalled source must not pin the upload). */
   function nextOrAbort(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown>> {
     if (!signal) return it.next();
+    // Checked first: an aborted upload does not pull one more item from its source.
     if (signal.aborted) return Promise.reject(abortReason(signal));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(abortReason(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      it.next().then(
-        (r) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(r);
-        },
-        (e) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      );
-    });
+    return raceAbort(it.next(), signal, abortReason);
   }
 
   async function* chunks(): AsyncGenerator<Uint8Array> {

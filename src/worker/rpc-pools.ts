@@ -1,3 +1,4 @@
+import { raceAbort } from "../core/abort.ts";
 import { FatalError } from "../core/errors.ts";
 import { resolveRpcPool } from "../core/rpc-pools.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/index.ts";
@@ -41,7 +42,7 @@ export class RpcPools {
       // A transient failure must not be remembered.
       p.catch(() => this.chainIds.delete(pool));
     }
-    const actual = signal ? await untilAborted(p, signal) : await p;
+    const actual = signal ? await raceAbort(p, signal) : await p;
     if (actual !== expected)
       throw new FatalError(
         `RPC pool '${pool}' serves chain ${actual}, but the task is for chain ${expected}`,
@@ -54,23 +55,4 @@ export class RpcPools {
     this.clients.clear();
     this.chainIds.clear();
   }
-}
-
-/** Rejects with the abort reason as soon as `signal` aborts (a stalled RPC must not pin a task). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
