@@ -2,11 +2,12 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { mintCapabilityToken, type TokenKeyConfig } from "../core/tokens.ts";
+import { type CapabilityClaims, mintCapabilityToken, type TokenKeyConfig } from "../core/tokens.ts";
 import { TaskOutcomeSchema, UuidSchema } from "../core/types.ts";
 import type { Sql, TaskRow } from "../state/index.ts";
 import { checkCapability, workerTokenMatches } from "./auth.ts";
@@ -128,45 +129,50 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     };
   });
 
-  app.post("/v1/task/heartbeat", async (req, reply) => {
-    const body = FenceBody.safeParse(req.body);
+  /**
+   * A fenced call's body and capability, checked in this order: a missing or invalid token is
+   * 401 whatever the body, then a bad body 400, then a token for another task or attempt 403.
+   * Undefined when the reply has been sent.
+   */
+  async function authorizedTask<S extends typeof FenceBody>(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    schema: S,
+  ): Promise<{ body: z.infer<S>; claims: CapabilityClaims } | undefined> {
+    const body = schema.safeParse(req.body);
     const auth = await checkCapability(
       deps.capability,
       req.headers["x-trace-task-capability"],
       body.success ? body.data : { task_id: "", attempt: -1 },
     );
-    if (!auth.ok && auth.status === 401) return fail(reply, 401, auth.error);
-    if (!body.success) return fail(reply, 400, "invalid request body");
-    if (!auth.ok) return fail(reply, auth.status, auth.error);
-    const fence = {
-      taskId: body.data.task_id,
-      attempt: body.data.attempt,
-      leaseToken: body.data.lease_token,
-    };
+    if (!auth.ok && auth.status === 401) return void fail(reply, 401, auth.error);
+    if (!body.success) return void fail(reply, 400, "invalid request body");
+    if (!auth.ok) return void fail(reply, auth.status, auth.error);
+    return { body: body.data, claims: auth.claims };
+  }
+
+  app.post("/v1/task/heartbeat", async (req, reply) => {
+    const checked = await authorizedTask(req, reply, FenceBody);
+    if (!checked) return reply;
+    const { body: b, claims } = checked;
+    const fence = { taskId: b.task_id, attempt: b.attempt, leaseToken: b.lease_token };
     const expires = await heartbeatTask(deps.sql, deps.lifecycle, fence);
     if (!expires) return fail(reply, 409, "stale task fence");
     // A fresh capability token, so a task that heartbeats can outlive one token's TTL.
     const capabilityToken = await mintCapabilityToken(deps.capability, {
-      org_id: auth.claims.org_id,
-      task_id: auth.claims.task_id,
-      attempt: auth.claims.attempt,
-      datasets: auth.claims.datasets,
-      s3: auth.claims.s3,
+      org_id: claims.org_id,
+      task_id: claims.task_id,
+      attempt: claims.attempt,
+      datasets: claims.datasets,
+      s3: claims.s3,
     });
     return { lease_expires_at: expires.toISOString(), capability_token: capabilityToken };
   });
 
   app.post("/v1/task/complete", async (req, reply) => {
-    const body = CompleteBody.safeParse(req.body);
-    const auth = await checkCapability(
-      deps.capability,
-      req.headers["x-trace-task-capability"],
-      body.success ? body.data : { task_id: "", attempt: -1 },
-    );
-    if (!auth.ok && auth.status === 401) return fail(reply, 401, auth.error);
-    if (!body.success) return fail(reply, 400, "invalid request body");
-    if (!auth.ok) return fail(reply, auth.status, auth.error);
-    const b = body.data;
+    const checked = await authorizedTask(req, reply, CompleteBody);
+    if (!checked) return reply;
+    const b = checked.body;
     if (b.outcome !== "success" && !b.error) {
       return fail(reply, 400, "failure outcome requires an error category and message");
     }
