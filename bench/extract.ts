@@ -7,6 +7,7 @@
  *                                      [--node-options=--max-old-space-size=256]
  *                                      [--modes raw,pipeline] [--options '{"maxBlocksInFlight":20}']
  *                                      [--from-source] [--store-options '{"queueSize":2}']
+ *                                      [--devnet-latency-ms 0]
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process (bench/extract-child.js) so its peak RSS
@@ -96,6 +97,8 @@ const { values } = parseArgs({
     options: { type: "string", default: "{}" },
     // Object store options as JSON, e.g. '{"queueSize":2}' (OpenStoreOptions).
     "store-options": { type: "string", default: "{}" },
+    // Every devnet response held this long (a remote node's round trip); 0 = answer at once.
+    "devnet-latency-ms": { type: "string", default: "0" },
   },
 });
 const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
@@ -114,6 +117,8 @@ const devnet = spawn(
     "bench-extract",
     "--length",
     "2000000",
+    "--latency-ms",
+    values["devnet-latency-ms"],
   ],
   {
     cwd: root,
@@ -142,7 +147,8 @@ console.log(
     `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}` +
     `, store options: ${values["store-options"]}` +
     `, code: ${fromSource ? "src/ through tsx" : "dist/"}` +
-    `, TRACE_MEMORY: ${process.env.TRACE_MEMORY || "default"}`,
+    `, TRACE_MEMORY: ${process.env.TRACE_MEMORY || "default"}` +
+    `, devnet latency: ${values["devnet-latency-ms"]} ms per response`,
 );
 console.log(
   "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
@@ -54,6 +55,11 @@ export interface JsonRpcServerOptions<Ctx> {
   beforeSend?: (body: Buffer, ctx: Ctx) => Buffer;
   /** Largest request body accepted; larger ones get HTTP 413. Default 16 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Milliseconds every answered request waits before its response is sent: the round trip and
+   * work of a remote node, for measuring a client against one (bench/extract.ts). Default 0.
+   */
+  latencyMs?: number;
 }
 
 export interface RunningJsonRpcServer {
@@ -229,6 +235,7 @@ export async function startJsonRpcServer<Ctx>(
       return;
     }
     if (opts.beforeSend) chunks = [opts.beforeSend(joinChunks(chunks), ctx as Ctx)];
+    if (opts.latencyMs) await sleep(opts.latencyMs);
     let length = 0;
     for (const c of chunks) length += typeof c === "string" ? Buffer.byteLength(c) : c.byteLength;
     res.writeHead(200, { "content-type": "application/json", "content-length": length });

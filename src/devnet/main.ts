@@ -4,7 +4,9 @@
  *
  *   node --import tsx src/devnet/main.ts [--port 8545] [--seed 1] [--length 1000000]
  *     [--txs-per-block 150] [--logs-per-block 300] [--chain-id 31337] [--cache-blocks 32]
+ *     [--latency-ms 0]
  *
+ * `--latency-ms` holds every response that long, like a remote node's round trip.
  * Prints one JSON line `{"url": ...}` when listening; stops on SIGINT / SIGTERM.
  */
 import { parseArgs } from "node:util";
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     "logs-per-block": { type: "string" },
     "chain-id": { type: "string" },
     "cache-blocks": { type: "string" },
+    "latency-ms": { type: "string" },
   },
   strict: true,
 });
@@ -33,6 +36,7 @@ function int(name: string, v: string | undefined): number | undefined {
 
 const devnet = await startDevnet({
   port: int("port", values.port),
+  latencyMs: int("latency-ms", values["latency-ms"]),
   chain: {
     seed: /^\d+$/.test(values.seed) ? Number(values.seed) : values.seed,
     length: int("length", values.length),

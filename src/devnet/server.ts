@@ -71,6 +71,8 @@ export interface DevnetOptions {
   disableBlockReceipts?: boolean;
   /** eth_getLogs over more blocks than this is refused with a "limit exceeded" error. */
   maxLogsBlockRange?: number;
+  /** Milliseconds each answered HTTP request waits before its response (a remote node). */
+  latencyMs?: number;
 }
 
 export interface DevnetStats {
@@ -279,6 +281,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
 
   const srv = await startJsonRpcServer<RequestCtx>({
     port: opts.port,
+    latencyMs: opts.latencyMs,
     onRequest,
     resolve: (method) => {
       const h = Object.hasOwn(table, method) ? table[method] : undefined;
