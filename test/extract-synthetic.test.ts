@@ -246,6 +246,41 @@ test("usage errors exit 2 with a specific message", async () => {
   assert.match(mem.stderr, /invalid TRACE_MEMORY "small": expected "default" or "lean"/);
 });
 
+test("--max-blocks-in-flight: a smaller fetch window writes the same bytes; 0 is a usage error", async () => {
+  const range = `${START}:${START + 30}`;
+  const sums: string[] = [];
+  for (const window of [[], ["--max-blocks-in-flight", "10"]]) {
+    const dir = join(out, `window-${window.length}`);
+    const r = await cli([
+      "logs",
+      "--rpc",
+      devnet.url,
+      "--blocks",
+      range,
+      "-o",
+      dir,
+      "--json",
+      ...window,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    sums.push((JSON.parse(r.stdout) as { files: { sha256: string }[] }).files[0]!.sha256);
+  }
+  assert.equal(sums[0], sums[1]);
+  const zero = await cli([
+    "logs",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    range,
+    "-o",
+    join(out, "w0"),
+    "--max-blocks-in-flight",
+    "0",
+  ]);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /max-blocks-in-flight/);
+});
+
 test("TRACE_MEMORY=lean (V8 collects sooner) writes the same bytes as the default", async () => {
   const sums: string[] = [];
   for (const mode of ["default", "lean"]) {

@@ -27,6 +27,7 @@ interface ExtractFlags {
   rowGroupSize?: number;
   stats: boolean;
   innerRequestSize?: number;
+  maxBlocksInFlight?: number;
   overwrite?: boolean;
   json?: boolean;
   batchSize?: number;
@@ -75,6 +76,11 @@ export function registerExtract(program: Command): void {
       "blocks per eth_getLogs request (default 1)",
       parsePositive,
     )
+    .option(
+      "--max-blocks-in-flight <n>",
+      "blocks fetched ahead of the encoder (default 40); raise for a slow remote node",
+      parsePositive,
+    )
     .option("--overwrite", "rewrite files that already exist (default: skip them, like cryo)")
     .option("--json", "print a JSON summary instead of one line per file")
     .option("--batch-size <n>", "JSON-RPC calls per batch request", parsePositive)
@@ -111,6 +117,7 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
     rowGroupSize: flags.rowGroupSize,
     statistics: flags.stats,
     innerRequestSize: flags.innerRequestSize,
+    maxBlocksInFlight: flags.maxBlocksInFlight,
   };
   // Validate everything that does not need the network first: bad input is a usage error (2).
   const datasets = usage(() => datasetNames.map((n) => getDataset(n).name));

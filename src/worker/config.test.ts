@@ -26,6 +26,9 @@ test("defaults: in-process, concurrency 1, pgqueue settings, caps from MAX_PARQU
   });
   assert.equal(options.caps?.maxFiles, 7);
   assert.equal(shutdownDeadlineMs, 30_000);
+  assert.equal(options.extractOptions, undefined, "the engine's own defaults");
+  const deep = workerConfigFromEnv({ ...base, TRACE_MAX_BLOCKS_IN_FLIGHT: "400" });
+  assert.deepEqual(deep.options.extractOptions, { maxBlocksInFlight: 400 });
   const cli = workerConfigFromEnv({ ...base, TRACE_CRYO_MODE: "CLI", TRACE_CRYO_BIN: "/opt/cryo" });
   assert.equal(cli.options.mode, "cli");
   assert.equal(cli.options.cryo?.bin, "/opt/cryo");
@@ -40,6 +43,8 @@ test("bad input fails with a specific message that never echoes secrets", () => 
     [{ TRACE_CRYO_MODE: "fake" }, /TRACE_CRYO_MODE must be "inprocess" or "cli"/],
     [{ TRACE_WORKER_CONCURRENCY: "0" }, /TRACE_WORKER_CONCURRENCY/],
     [{ TRACE_WORKER_CONCURRENCY: "two" }, /TRACE_WORKER_CONCURRENCY/],
+    [{ TRACE_MAX_BLOCKS_IN_FLIGHT: "0" }, /TRACE_MAX_BLOCKS_IN_FLIGHT/],
+    [{ TRACE_MAX_BLOCKS_IN_FLIGHT: "many" }, /TRACE_MAX_BLOCKS_IN_FLIGHT/],
     [{ MAX_PARQUET_BYTES_PER_FILE: "-1" }, /MAX_PARQUET_BYTES_PER_FILE must be a positive integer/],
   ];
   for (const [override, re] of cases) {

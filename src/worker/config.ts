@@ -30,6 +30,7 @@ const EnvSchema = z.object({
   WORKER_REQUEUE_DELAY_MS: int.min(0).default(500),
   TRACE_WORKER_HEARTBEAT_MS: int.min(1).optional(),
   TRACE_WORKER_SHUTDOWN_MS: int.min(0).default(30_000),
+  TRACE_MAX_BLOCKS_IN_FLIGHT: int.min(1).max(100_000).optional(),
 });
 
 export interface WorkerEnvConfig {
@@ -59,6 +60,9 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerEnvConfig {
       caps: artifactCapsFromEnv(env),
       heartbeatIntervalMs: e.TRACE_WORKER_HEARTBEAT_MS,
       cryo: { bin: e.TRACE_CRYO_BIN, timeoutMs: e.TRACE_CRYO_TIMEOUT_MS },
+      ...(e.TRACE_MAX_BLOCKS_IN_FLIGHT === undefined
+        ? {}
+        : { extractOptions: { maxBlocksInFlight: e.TRACE_MAX_BLOCKS_IN_FLIGHT } }),
     },
   };
 }
