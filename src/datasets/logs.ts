@@ -42,18 +42,14 @@ export const logs: DatasetDef<LogUnit, LogRow> = {
     const first = numbers[0];
     const last = numbers[numbers.length - 1];
     if (first === undefined || last === undefined) return [];
+    // cryo's inner request size: blocks per eth_getLogs call (the client batches the calls).
     const step = Math.max(1, needs.innerRequestSize);
-    const requests: Promise<readonly object[]>[] = [];
+    const filters: { fromBlock: number; toBlock: number }[] = [];
     for (let from = first; from <= last; from += step) {
-      requests.push(
-        rpc.getLogs(
-          { fromBlock: from, toBlock: Math.min(last, from + step - 1) },
-          { signal: needs.signal },
-        ),
-      );
+      filters.push({ fromBlock: from, toBlock: Math.min(last, from + step - 1) });
     }
     const units: LogUnit[] = numbers.map((block) => ({ block, logs: [] }));
-    for (const batch of await Promise.all(requests)) {
+    for (const batch of await rpc.getLogsMany(filters, { signal: needs.signal })) {
       for (const raw of batch) {
         const log = raw as JsonLog;
         if (log.blockNumber == null || log.logIndex == null) continue;

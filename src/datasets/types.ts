@@ -17,15 +17,16 @@ export interface BlockRpc {
     numbers: number[],
     opts?: RpcCallOptions,
   ): Promise<readonly { block: object; receipts: readonly object[] }[]>;
-  getLogs(
-    filter: {
+  /** eth_getLogs for each filter (batched), one list of logs per filter. */
+  getLogsMany(
+    filters: readonly {
       fromBlock: number;
       toBlock: number;
       address?: string | string[];
       topics?: (string | string[] | null)[];
-    },
+    }[],
     opts?: RpcCallOptions,
-  ): Promise<readonly object[]>;
+  ): Promise<readonly (readonly object[])[]>;
 }
 
 /** `signal`: the extraction was aborted; its RPC calls stop (queued, in flight or retrying). */

@@ -4,7 +4,7 @@ import { type ExtractProgress, PARQUET_CONTENT_TYPE, runExtraction } from "./eng
 import type { DatasetOptions } from "./options.ts";
 
 export interface ExtractRangeArgs {
-  /** An RpcClient from src/rpc/ (anything with its getBlocks / getBlocksWithReceipts / getLogs). */
+  /** An RpcClient from src/rpc/ (anything with its getBlocks / getBlocksWithReceipts / getLogsMany). */
   rpc: BlockRpc;
   /** blocks | transactions | txs | logs | events */
   dataset: string;

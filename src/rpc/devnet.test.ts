@@ -80,6 +80,42 @@ describe("against the devnet", () => {
     }
   });
 
+  test("getLogsMany: one list per filter, as getLogs gives them, in batched requests", async () => {
+    const client = new RpcClient({ urls: [devnet.url], backoff: FAST, endpointCooldown: FAST });
+    try {
+      const filters = Array.from({ length: 25 }, (_, k) => ({
+        fromBlock: 2_000 + k,
+        toBlock: 2_000 + k,
+      }));
+      const many = await client.getLogsMany(filters);
+      // Heavy batch size 10 (the default): 25 single-block calls in 3 HTTP requests.
+      assert.equal(client.stats().requests, 3);
+      const one = await Promise.all(filters.map((f) => client.getLogs(f)));
+      assert.deepEqual(many, one);
+      assert.ok(many.every((logs) => logs.length > 0));
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("getLogsMany: a range over the node's limit falls back to getLogs, which splits it", async () => {
+    const client = new RpcClient({ urls: [devnet.url], backoff: FAST, endpointCooldown: FAST });
+    try {
+      const filters = [
+        { fromBlock: 300, toBlock: 309 },
+        { fromBlock: 310, toBlock: 459 }, // 150 blocks; the devnet refuses more than 50
+      ];
+      const many = await client.getLogsMany(filters);
+      assert.deepEqual(many, [
+        await client.getLogs(filters[0]!),
+        await client.getLogs(filters[1]!),
+      ]);
+      assert.equal(client.stats().retries, 0, "splitting is not retrying");
+    } finally {
+      await client.close();
+    }
+  });
+
   test("persistent receipts for the wrong block fail closed", async () => {
     devnet.setCorrupt({ receiptsBlockHashFor: [1_005] });
     const client = new RpcClient({
