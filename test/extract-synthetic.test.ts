@@ -246,34 +246,37 @@ test("usage errors exit 2 with a specific message", async () => {
   assert.match(mem.stderr, /invalid TRACE_MEMORY "small": expected "default" or "lean"/);
 });
 
+/** `trace extract <dataset>` over `range` into `dir` (add `--json` etc. after). */
+const extractArgs = (dataset: string, range: string, dir: string) => [
+  dataset,
+  "--rpc",
+  devnet.url,
+  "--blocks",
+  range,
+  "-o",
+  join(out, dir),
+];
+
+/** Runs an extraction that writes one file; its sha256 from the JSON summary. */
+async function onlyFileSha(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const r = await cli([...args, "--json"], env);
+  assert.equal(r.code, 0, r.stderr);
+  const files = (JSON.parse(r.stdout) as { files: { sha256: string }[] }).files;
+  assert.equal(files.length, 1);
+  return files[0]!.sha256;
+}
+
 test("--max-blocks-in-flight: a smaller fetch window writes the same bytes; 0 is a usage error", async () => {
   const range = `${START}:${START + 30}`;
-  const sums: string[] = [];
-  for (const window of [[], ["--max-blocks-in-flight", "10"]]) {
-    const dir = join(out, `window-${window.length}`);
-    const r = await cli([
-      "logs",
-      "--rpc",
-      devnet.url,
-      "--blocks",
-      range,
-      "-o",
-      dir,
-      "--json",
-      ...window,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    sums.push((JSON.parse(r.stdout) as { files: { sha256: string }[] }).files[0]!.sha256);
-  }
-  assert.equal(sums[0], sums[1]);
+  const wide = await onlyFileSha(extractArgs("logs", range, "window-default"));
+  const narrow = await onlyFileSha([
+    ...extractArgs("logs", range, "window-10"),
+    "--max-blocks-in-flight",
+    "10",
+  ]);
+  assert.equal(wide, narrow);
   const zero = await cli([
-    "logs",
-    "--rpc",
-    devnet.url,
-    "--blocks",
-    range,
-    "-o",
-    join(out, "w0"),
+    ...extractArgs("logs", range, "window-0"),
     "--max-blocks-in-flight",
     "0",
   ]);
@@ -282,15 +285,11 @@ test("--max-blocks-in-flight: a smaller fetch window writes the same bytes; 0 is
 });
 
 test("TRACE_MEMORY=lean (V8 collects sooner) writes the same bytes as the default", async () => {
+  const range = `${START}:${START + 20}`;
   const sums: string[] = [];
   for (const mode of ["default", "lean"]) {
-    const dir = join(out, `memory-${mode}`);
-    const args = ["transactions", "--rpc", devnet.url, "--blocks", `${START}:${START + 20}`];
-    const r = await cli([...args, "-o", dir, "--json"], { ...process.env, TRACE_MEMORY: mode });
-    assert.equal(r.code, 0, r.stderr);
-    const files = (JSON.parse(r.stdout) as { files: { sha256: string }[] }).files;
-    assert.equal(files.length, 1);
-    sums.push(files[0]!.sha256);
+    const args = extractArgs("transactions", range, `memory-${mode}`);
+    sums.push(await onlyFileSha(args, { ...process.env, TRACE_MEMORY: mode }));
   }
   assert.equal(sums[0], sums[1]);
 });
