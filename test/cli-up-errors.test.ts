@@ -47,7 +47,7 @@ test("trace up on a port in use names the port and how to choose another", async
   assert.deepEqual(processesMentioning(home), []);
 });
 
-test("trace up with invalid port settings is a usage error", async () => {
+test("trace up with invalid port or fetch-window settings is a usage error", async () => {
   const home = join(dir, "badport");
   const flag = await trace(["up", "--dispatcher-port", "70000"], baseEnv(home));
   assert.equal(flag.code, 2);
@@ -55,6 +55,10 @@ test("trace up with invalid port settings is a usage error", async () => {
   const env = await trace(["up"], baseEnv(home, { TRACE_QUERY_PORT: "http" }));
   assert.equal(env.code, 2);
   assert.match(env.stderr, /TRACE_QUERY_PORT: expected a non-negative integer, got "http"/);
+  const win = await trace(["up"], baseEnv(home, { TRACE_MAX_BLOCKS_IN_FLIGHT: "0" }));
+  assert.equal(win.code, 2);
+  assert.match(win.stderr, /TRACE_MAX_BLOCKS_IN_FLIGHT: expected a positive integer, got "0"/);
+  assert.deepEqual(processesMentioning(home), []);
 });
 
 test("trace up refuses an unreachable RPC pool, naming the pool but not the URL's secrets", async () => {

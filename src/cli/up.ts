@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { describeError } from "../core/errors.ts";
+import { DEFAULT_MAX_BLOCKS_IN_FLIGHT } from "../extract/options.ts";
 import {
   DEFAULT_DISPATCHER_PORT,
   DEFAULT_QUERY_PORT,
@@ -100,6 +101,14 @@ async function runUp(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<number> {
     2,
   );
 
+  const maxBlocksInFlight = setting(
+    undefined,
+    env,
+    "TRACE_MAX_BLOCKS_IN_FLIGHT",
+    parsePositive,
+    DEFAULT_MAX_BLOCKS_IN_FLIGHT,
+  );
+
   const probes = await probeRpcPools(env);
   const dead = probes.filter((p) => !p.ok);
   for (const p of dead) {
@@ -134,6 +143,7 @@ async function runUp(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<number> {
       queryPort,
       workers,
       workerConcurrency,
+      maxBlocksInFlight,
       portHints: {
         dispatcher: "choose another with --dispatcher-port <port> or TRACE_DISPATCHER_PORT",
         query: "choose another with --query-port <port> or TRACE_QUERY_PORT",

@@ -10,4 +10,4 @@ export type { ExtractRangeArgs, ExtractRangeResult } from "./extract-range.ts";
 export { extractRange } from "./extract-range.ts";
 export { blockChunks, chunkFileName, DEFAULT_CHUNK_SIZE, networkName } from "./naming.ts";
 export type { DatasetOptions } from "./options.ts";
-export { resolveOptions } from "./options.ts";
+export { DEFAULT_MAX_BLOCKS_IN_FLIGHT, resolveOptions } from "./options.ts";

@@ -31,6 +31,9 @@ export interface DatasetOptions {
   maxBlocksInFlight?: number;
 }
 
+/** Blocks fetched ahead of the encoder unless told otherwise (`--max-blocks-in-flight`). */
+export const DEFAULT_MAX_BLOCKS_IN_FLIGHT = 40;
+
 export interface ResolvedOptions {
   selection: { columns?: string[]; includeColumns?: string[]; excludeColumns?: string[] };
   hex: boolean;
@@ -72,6 +75,11 @@ export function resolveOptions(o: DatasetOptions = {}): ResolvedOptions {
     statistics: o.statistics !== false,
     innerRequestSize: positiveInt("inner request size", o.innerRequestSize, 1, 100_000),
     fetchGroupSize: positiveInt("fetch group size", o.fetchGroupSize, 10, 10_000),
-    maxBlocksInFlight: positiveInt("max blocks in flight", o.maxBlocksInFlight, 40, 100_000),
+    maxBlocksInFlight: positiveInt(
+      "max blocks in flight",
+      o.maxBlocksInFlight,
+      DEFAULT_MAX_BLOCKS_IN_FLIGHT,
+      100_000,
+    ),
   };
 }

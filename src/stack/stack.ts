@@ -43,6 +43,8 @@ export interface LocalStackOptions {
   /** In-process workers (default 2) and tasks each runs at once (default 2). */
   workers?: number;
   workerConcurrency?: number;
+  /** Blocks each extraction fetches ahead (default: the engine's, 40). */
+  maxBlocksInFlight?: number;
   /** fsync of the embedded PostgreSQL (default true; the demo's throwaway home turns it off). */
   durable?: boolean;
   /** Where the services' JSON logs go; default `<home>/trace.log`; false drops them. */
@@ -189,6 +191,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
         queue: { databaseUrl },
         objectStoreUrl: objectStore,
         concurrency: workerConcurrency,
+        extractOptions:
+          options.maxBlocksInFlight === undefined
+            ? undefined
+            : { maxBlocksInFlight: options.maxBlocksInFlight },
         env,
         logger: logger ? logger.child({ component: "worker", worker: i }) : false,
       });
