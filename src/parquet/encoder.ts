@@ -100,8 +100,8 @@ function toWasmBatches(given: RecordBatch[]): wasm.RecordBatch[] {
  * completed. Each item is a record batch or several (handed over together). The bytes depend on
  * the rows and on how they were split into batches, so a caller that wants the same bytes for
  * the same rows must split them the same way. Pull-driven: the next item is requested only when
- * the writer wants more input, so a slow consumer (an upload) slows batch production. An empty input gives a valid file
- * with zero row groups, like cryo's writer.
+ * the writer wants more input, so a slow consumer (an upload) slows batch production. An empty
+ * input gives a valid file with zero row groups, like cryo's writer.
  *
  * Errors thrown by `batches` propagate unchanged to the consumer of the returned iterable, and
  * the file's last bytes are then never yielded (a consumer can never store a truncated file).
