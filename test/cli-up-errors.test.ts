@@ -47,7 +47,7 @@ test("trace up on a port in use names the port and how to choose another", async
   assert.deepEqual(processesMentioning(home), []);
 });
 
-test("trace up with invalid port or fetch-window settings is a usage error", async () => {
+test("trace up with invalid port, fetch-window or RPC pool settings is a usage error", async () => {
   const home = join(dir, "badport");
   const flag = await trace(["up", "--dispatcher-port", "70000"], baseEnv(home));
   assert.equal(flag.code, 2);
@@ -58,6 +58,9 @@ test("trace up with invalid port or fetch-window settings is a usage error", asy
   const win = await trace(["up"], baseEnv(home, { TRACE_MAX_BLOCKS_IN_FLIGHT: "0" }));
   assert.equal(win.code, 2);
   assert.match(win.stderr, /TRACE_MAX_BLOCKS_IN_FLIGHT: expected a positive integer, got "0"/);
+  const pool = await trace(["up"], baseEnv(home, { TRACE_RPC_POOL_MAIN_BATCH_SIZE: "0" }));
+  assert.equal(pool.code, 2);
+  assert.match(pool.stderr, /TRACE_RPC_POOL_MAIN_BATCH_SIZE must be an integer from 1 to 10000/);
   assert.deepEqual(processesMentioning(home), []);
 });
 

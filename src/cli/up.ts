@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { describeError } from "../core/errors.ts";
+import { checkRpcPoolSettings } from "../core/rpc-pools.ts";
 import { DEFAULT_MAX_BLOCKS_IN_FLIGHT } from "../extract/options.ts";
 import {
   DEFAULT_DISPATCHER_PORT,
@@ -108,6 +109,12 @@ async function runUp(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<number> {
     parsePositive,
     DEFAULT_MAX_BLOCKS_IN_FLIGHT,
   );
+
+  try {
+    checkRpcPoolSettings(env);
+  } catch (err) {
+    throw new UsageError(describeError(err));
+  }
 
   const probes = await probeRpcPools(env);
   const dead = probes.filter((p) => !p.ok);

@@ -5,10 +5,114 @@ import { FatalError } from "./errors.ts";
  * the database, so secrets in URLs stay out of specs, state and logs.
  */
 export function rpcPoolEnvVar(pool: string): string {
-  return `TRACE_RPC_POOL_${pool
+  return `${poolEnvPrefix(pool)}_URL`;
+}
+
+/** `TRACE_RPC_POOL_<POOL>`: the pool name upper-cased, anything but letters and digits as `_`. */
+function poolEnvPrefix(pool: string): string {
+  return `${POOL_PREFIX}${pool
     .trim()
     .toUpperCase()
-    .replace(/[^A-Z0-9]/g, "_")}_URL`;
+    .replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+const POOL_PREFIX = "TRACE_RPC_POOL_";
+
+/**
+ * How hard a process may drive a pool's endpoints, from `TRACE_RPC_POOL_<POOL>_<SETTING>`, next
+ * to its URLs: providers limit per key, and each pool is a provider (or a set of nodes) with its
+ * own limits. They hold per worker (each worker has one RpcClient per pool; `trace up` runs
+ * several workers in one process), so N workers may together send N times as much. Unset
+ * settings keep the RpcClient's defaults.
+ */
+export interface RpcPoolLimits {
+  /** HTTP requests in flight at once (RpcClient default 50). */
+  maxConcurrentRequests?: number;
+  /** HTTP requests started per second (default: no limit; 429s are still honoured). */
+  requestsPerSecond?: number;
+  /** JSON-RPC calls per HTTP request (default 100; full blocks and receipts at most 10). */
+  batchSize?: number;
+}
+
+interface LimitSetting {
+  key: keyof RpcPoolLimits;
+  /** The parsed value, or undefined when the text is not acceptable. */
+  parse: (raw: string) => number | undefined;
+  expected: string;
+}
+
+const integerIn =
+  (max: number) =>
+  (raw: string): number | undefined => {
+    if (!/^[0-9]+$/.test(raw)) return undefined;
+    const n = Number(raw);
+    return n >= 1 && n <= max ? n : undefined;
+  };
+
+const LIMIT_SETTINGS: Record<string, LimitSetting> = {
+  MAX_CONCURRENT_REQUESTS: {
+    key: "maxConcurrentRequests",
+    parse: integerIn(10_000),
+    expected: "an integer from 1 to 10000",
+  },
+  REQUESTS_PER_SECOND: {
+    key: "requestsPerSecond",
+    parse: (raw) => {
+      if (!/^[0-9]+(?:\.[0-9]+)?$/.test(raw)) return undefined;
+      const n = Number(raw);
+      return n > 0 && Number.isFinite(n) ? n : undefined;
+    },
+    expected: "a positive number (decimals allowed, e.g. 0.5)",
+  },
+  BATCH_SIZE: {
+    key: "batchSize",
+    parse: integerIn(10_000),
+    expected: "an integer from 1 to 10000",
+  },
+};
+
+/** The pool's limits; a set but unacceptable value is a config FatalError naming the variable. */
+export function rpcPoolLimits(pool: string, env: NodeJS.ProcessEnv = process.env): RpcPoolLimits {
+  const prefix = poolEnvPrefix(pool);
+  const limits: RpcPoolLimits = {};
+  for (const [suffix, setting] of Object.entries(LIMIT_SETTINGS)) {
+    const name = `${prefix}_${suffix}`;
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") continue;
+    limits[setting.key] = parseLimit(name, raw, setting);
+  }
+  return limits;
+}
+
+function parseLimit(name: string, raw: string, setting: LimitSetting): number {
+  const value = setting.parse(raw);
+  if (value === undefined)
+    throw new FatalError(`${name} must be ${setting.expected}`, { category: "config" });
+  return value;
+}
+
+/**
+ * Checks every `TRACE_RPC_POOL_*` variable at startup, so a bad limit or a misspelt setting
+ * stops the process at once instead of failing (or being ignored by) the first task that uses
+ * the pool: each must end in `_URL` or a known limit, and limits must parse. URLs themselves are
+ * checked where they are used (resolveRpcPool), as before.
+ */
+export function checkRpcPoolSettings(env: NodeJS.ProcessEnv): void {
+  const suffixes = Object.keys(LIMIT_SETTINGS);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(POOL_PREFIX) || name.endsWith("_URL")) continue;
+    const suffix = suffixes.find(
+      (s) => name.endsWith(`_${s}`) && name.length > POOL_PREFIX.length + s.length + 1,
+    );
+    if (suffix === undefined)
+      throw new FatalError(
+        `unknown RPC pool setting ${name}: expected ${POOL_PREFIX}<POOL>_ followed by URL, ${suffixes.join(", ")}`,
+        { category: "config" },
+      );
+    const raw = value?.trim();
+    if (raw !== undefined && raw !== "")
+      parseLimit(name, raw, LIMIT_SETTINGS[suffix] as LimitSetting);
+  }
 }
 
 export function resolveRpcPool(pool: string, env: NodeJS.ProcessEnv = process.env): string[] {

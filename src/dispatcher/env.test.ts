@@ -35,6 +35,11 @@ test("bad settings fail with the variable and the problem, and never echo a secr
     [{ TRACE_LEASE_MS: "0" }, /TRACE_LEASE_MS/],
     [{ TRACE_LEASE_MS: "soon" }, /TRACE_LEASE_MS/],
     [{ TRACE_RETRY_JITTER: "1.5" }, /TRACE_RETRY_JITTER/],
+    [{ TRACE_RPC_POOL_MAIN_RPS: "10" }, /unknown RPC pool setting TRACE_RPC_POOL_MAIN_RPS/],
+    [
+      { TRACE_RPC_POOL_MAIN_REQUESTS_PER_SECOND: "fast" },
+      /TRACE_RPC_POOL_MAIN_REQUESTS_PER_SECOND must be a positive number/,
+    ],
     [
       { TRACE_RETRY_BASE_MS: "60000", TRACE_RETRY_MAX_MS: "1000" },
       /TRACE_RETRY_MAX_MS must be >= TRACE_RETRY_BASE_MS/,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseEnv, signingKeyEnv } from "../core/env.ts";
+import { checkRpcPoolSettings } from "../core/rpc-pools.ts";
 import { TASK_TOKEN_DEFAULTS } from "../core/tokens.ts";
 import type { DispatcherOptions } from "./dispatcher.ts";
 
@@ -55,6 +56,8 @@ export interface DispatcherEnvConfig {
 
 export function dispatcherConfigFromEnv(env: NodeJS.ProcessEnv): DispatcherEnvConfig {
   const e = parseEnv(EnvSchema, env, "dispatcher");
+  // The head observer reads pool URLs from this environment: a misspelt pool setting fails here.
+  checkRpcPoolSettings(env);
   const [host, port] = e.DISPATCHER_BIND.split(":") as [string, string];
   return {
     host,

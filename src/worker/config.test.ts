@@ -46,6 +46,14 @@ test("bad input fails with a specific message that never echoes secrets", () => 
     [{ TRACE_MAX_BLOCKS_IN_FLIGHT: "0" }, /TRACE_MAX_BLOCKS_IN_FLIGHT/],
     [{ TRACE_MAX_BLOCKS_IN_FLIGHT: "many" }, /TRACE_MAX_BLOCKS_IN_FLIGHT/],
     [{ MAX_PARQUET_BYTES_PER_FILE: "-1" }, /MAX_PARQUET_BYTES_PER_FILE must be a positive integer/],
+    [
+      { TRACE_RPC_POOL_MAIN_RATE_LIMIT: "5" },
+      /unknown RPC pool setting TRACE_RPC_POOL_MAIN_RATE_LIMIT/,
+    ],
+    [
+      { TRACE_RPC_POOL_MAIN_MAX_CONCURRENT_REQUESTS: "0" },
+      /TRACE_RPC_POOL_MAIN_MAX_CONCURRENT_REQUESTS must be an integer from 1 to 10000/,
+    ],
   ];
   for (const [override, re] of cases) {
     assert.throws(

@@ -1,13 +1,14 @@
 import { z } from "zod";
 import { parseEnv } from "../core/env.ts";
 import { FatalError } from "../core/errors.ts";
+import { checkRpcPoolSettings } from "../core/rpc-pools.ts";
 import { artifactCapsFromEnv } from "../sink/index.ts";
 import type { WorkerOptions } from "./worker.ts";
 
 /**
  * Worker configuration from the environment (`trace worker`). Secrets are read here and never
- * echoed back in errors. RPC pool URLs (`TRACE_RPC_POOL_<POOL>_URL`), AWS_* settings, the caps
- * (MAX_PARQUET_*) and the TTLs are read from the same environment when used.
+ * echoed back in errors. RPC pool URLs and limits (`TRACE_RPC_POOL_<POOL>_*`, checked here), AWS_*
+ * settings, the caps (MAX_PARQUET_*) and the TTLs are read from the same environment when used.
  */
 
 const int = z.coerce.number().int();
@@ -41,6 +42,7 @@ export interface WorkerEnvConfig {
 
 export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerEnvConfig {
   const e = parseEnv(EnvSchema, env, "worker");
+  checkRpcPoolSettings(env);
   return {
     shutdownDeadlineMs: e.TRACE_WORKER_SHUTDOWN_MS,
     options: {

@@ -1,11 +1,13 @@
 import { raceAbort } from "../core/abort.ts";
 import { FatalError } from "../core/errors.ts";
-import { resolveRpcPool } from "../core/rpc-pools.ts";
+import { resolveRpcPool, rpcPoolLimits } from "../core/rpc-pools.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/index.ts";
 
 /**
- * One RpcClient per pool for the worker's lifetime (keep-alive connections and endpoint health
- * carry over between tasks). Pool URLs come from the environment only (`TRACE_RPC_POOL_<POOL>_URL`).
+ * One RpcClient per pool for the worker's lifetime (keep-alive connections, endpoint health and
+ * the pool's request limits carry over between tasks). Pool URLs and limits come from the
+ * environment only (`TRACE_RPC_POOL_<POOL>_URL`, `…_MAX_CONCURRENT_REQUESTS`,
+ * `…_REQUESTS_PER_SECOND`, `…_BATCH_SIZE`); a pool's own limits override `options`.
  */
 export class RpcPools {
   private readonly clients = new Map<string, RpcClient>();
@@ -24,7 +26,11 @@ export class RpcPools {
   client(pool: string): RpcClient {
     let c = this.clients.get(pool);
     if (!c) {
-      c = new RpcClient({ ...this.options, urls: this.urls(pool) });
+      c = new RpcClient({
+        ...this.options,
+        ...rpcPoolLimits(pool, this.env),
+        urls: this.urls(pool),
+      });
       this.clients.set(pool, c);
     }
     return c;
