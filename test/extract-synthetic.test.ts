@@ -284,6 +284,28 @@ test("--max-blocks-in-flight: a smaller fetch window writes the same bytes; 0 is
   assert.match(zero.stderr, /max-blocks-in-flight/);
 });
 
+test("--max-response-bytes: answers over the limit are fetched in smaller parts, same bytes", async () => {
+  const range = `${START}:${START + 30}`;
+  // 16 KB takes one block's answer (at most ~12 KB here) but not a batch of ten, nor ten
+  // blocks of logs in one call (~40 KB).
+  for (const [dataset, extra] of [
+    ["transactions", []],
+    ["logs", ["--inner-request-size", "10"]],
+  ] as const) {
+    const whole = await onlyFileSha([...extractArgs(dataset, range, `size-${dataset}`), ...extra]);
+    const parts = await onlyFileSha([
+      ...extractArgs(dataset, range, `size-${dataset}-16k`),
+      ...extra,
+      "--max-response-bytes",
+      "16000",
+    ]);
+    assert.equal(whole, parts, dataset);
+  }
+  const zero = await cli([...extractArgs("logs", range, "size-0"), "--max-response-bytes", "0"]);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /max-response-bytes/);
+});
+
 test("TRACE_MEMORY=lean (V8 collects sooner) writes the same bytes as the default", async () => {
   const range = `${START}:${START + 20}`;
   const sums: string[] = [];

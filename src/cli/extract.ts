@@ -33,6 +33,7 @@ interface ExtractFlags {
   batchSize?: number;
   maxConcurrentRequests?: number;
   requestsPerSecond?: number;
+  maxResponseBytes?: number;
   maxRetries?: number;
   initialBackoff?: number;
 }
@@ -86,6 +87,11 @@ export function registerExtract(program: Command): void {
     .option("--batch-size <n>", "JSON-RPC calls per batch request", parsePositive)
     .option("--max-concurrent-requests <n>", "concurrent HTTP requests (default 50)", parsePositive)
     .option("--requests-per-second <n>", "rate limit", parsePositive)
+    .option(
+      "--max-response-bytes <n>",
+      "largest RPC response taken; bigger batch answers are split (default 134217728 = 128 MiB)",
+      parsePositive,
+    )
     .option("--max-retries <n>", "retries of a failed RPC request (default 7)", parseCount)
     .option(
       "--initial-backoff <ms>",
@@ -133,6 +139,7 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
         batchSize: flags.batchSize,
         maxConcurrentRequests: flags.maxConcurrentRequests,
         requestsPerSecond: flags.requestsPerSecond,
+        maxResponseBytes: flags.maxResponseBytes,
         maxAttempts: flags.maxRetries === undefined ? undefined : flags.maxRetries + 1,
         backoff:
           flags.initialBackoff === undefined

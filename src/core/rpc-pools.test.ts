@@ -8,12 +8,14 @@ test("a pool's request limits come from TRACE_RPC_POOL_<POOL>_*; unset ones stay
     TRACE_RPC_POOL_MY_POOL_MAX_CONCURRENT_REQUESTS: "8",
     TRACE_RPC_POOL_MY_POOL_REQUESTS_PER_SECOND: " 2.5 ",
     TRACE_RPC_POOL_MY_POOL_BATCH_SIZE: "25",
+    TRACE_RPC_POOL_MY_POOL_MAX_RESPONSE_BYTES: "1048576",
     TRACE_RPC_POOL_OTHER_BATCH_SIZE: "1",
   };
   assert.deepEqual(rpcPoolLimits("my-pool", env), {
     maxConcurrentRequests: 8,
     requestsPerSecond: 2.5,
     batchSize: 25,
+    maxResponseBytes: 1_048_576,
   });
   assert.deepEqual(rpcPoolLimits("other", env), { batchSize: 1 });
   assert.deepEqual(rpcPoolLimits("none", env), {});
@@ -30,6 +32,11 @@ test("bad limits and misspelt pool settings are config errors naming the variabl
     [{ TRACE_RPC_POOL_A_MAX_CONCURRENT_REQUESTS: "2.5" }, /_A_MAX_CONCURRENT_REQUESTS/],
     [{ TRACE_RPC_POOL_A_BATCH_SIZE: "many" }, /TRACE_RPC_POOL_A_BATCH_SIZE must be an integer/],
     [{ TRACE_RPC_POOL_A_BATCH_SIZE: "10001" }, /TRACE_RPC_POOL_A_BATCH_SIZE/],
+    [
+      { TRACE_RPC_POOL_A_MAX_RESPONSE_BYTES: "1G" },
+      /_A_MAX_RESPONSE_BYTES must be an integer number of bytes/,
+    ],
+    [{ TRACE_RPC_POOL_A_MAX_RESPONSE_BYTES: "536870889" }, /_A_MAX_RESPONSE_BYTES/],
     [
       { TRACE_RPC_POOL_A_REQUESTS_PER_SECOND: "0" },
       /_A_REQUESTS_PER_SECOND must be a positive number/,

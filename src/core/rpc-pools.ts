@@ -32,6 +32,8 @@ export interface RpcPoolLimits {
   requestsPerSecond?: number;
   /** JSON-RPC calls per HTTP request (default 100; full blocks and receipts at most 10). */
   batchSize?: number;
+  /** Largest response body taken, in bytes (default 128 MiB; bigger batch answers are split). */
+  maxResponseBytes?: number;
 }
 
 interface LimitSetting {
@@ -68,6 +70,12 @@ const LIMIT_SETTINGS: Record<string, LimitSetting> = {
     key: "batchSize",
     parse: integerIn(10_000),
     expected: "an integer from 1 to 10000",
+  },
+  MAX_RESPONSE_BYTES: {
+    key: "maxResponseBytes",
+    // Up to V8's longest string: a response is parsed as one.
+    parse: integerIn(2 ** 29 - 24),
+    expected: "an integer number of bytes from 1 to 536870888",
   },
 };
 

@@ -14,6 +14,7 @@ import {
   type JsonRpcErrorObject,
   LogRangeTooLargeError,
   MethodUnsupportedError,
+  ResponseTooLargeError,
 } from "./errors.ts";
 import { isHexQuantity, parseHexQuantity, toHexQuantity } from "./hex.ts";
 import { backoffDelay, RateLimiter, Semaphore, sleep, throwIfAborted } from "./limits.ts";
@@ -60,6 +61,12 @@ const DEFAULT_BACKOFF = { baseMs: 250, maxMs: 10_000 };
 const DEFAULT_COOLDOWN = { baseMs: 1_000, maxMs: 30_000 };
 /** Block hashes remembered for cross-checking eth_getLogs (bounded; oldest evicted first). */
 const KNOWN_HASHES_MAX = 50_000;
+/**
+ * Largest response taken by default. A mainnet batch of 10 full blocks or block receipts is a
+ * few MB; this leaves room for chains with much bigger blocks, while a garbage or endless body
+ * is cut off long before it threatens the process (a larger batch answer is split, see execute).
+ */
+const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
 /** Never wait longer than this for a backed-off endpoint (absurd Retry-After values). */
 const MAX_ENDPOINT_WAIT_MS = 60_000;
 
@@ -98,6 +105,10 @@ export class RpcClient {
     const maxConcurrent = positiveInt(opts.maxConcurrentRequests ?? 50, "maxConcurrentRequests");
     this.maxAttempts = positiveInt(opts.maxAttempts ?? 8, "maxAttempts");
     const timeoutMs = positiveInt(opts.requestTimeoutMs ?? 30_000, "requestTimeoutMs");
+    const maxResponseBytes = positiveInt(
+      opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      "maxResponseBytes",
+    );
     this.backoff = delayRange(opts.backoff ?? DEFAULT_BACKOFF, "backoff");
     this.cooldown = delayRange(opts.endpointCooldown ?? DEFAULT_COOLDOWN, "endpointCooldown");
     if (opts.requestsPerSecond !== undefined) {
@@ -117,6 +128,9 @@ export class RpcClient {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
+      // undici counts the body as it arrives and cuts the connection at the limit, so a garbage
+      // or endless answer never fills memory.
+      maxResponseSize: maxResponseBytes,
     });
     const labels = new Map<string, number>();
     this.endpoints = opts.urls.map((url, i) => {
@@ -124,7 +138,7 @@ export class RpcClient {
       const seen = labels.get(base) ?? 0;
       labels.set(base, seen + 1);
       const label = seen === 0 ? base : `${base}#${seen + 1}`;
-      return new Endpoint(String(url), label, this.agent, timeoutMs);
+      return new Endpoint(String(url), label, this.agent, timeoutMs, maxResponseBytes);
     });
   }
 
@@ -442,6 +456,13 @@ export class RpcClient {
       // The caller gave up (its task was aborted): no retry, no verdict on the endpoint.
       throwIfAborted(signal);
 
+      if (transportFailure instanceof ResponseTooLargeError) {
+        // Not the endpoint's fault, and resending the same request cannot fit: split it.
+        if (pending.length > 1) return await this.executeHalves(calls, pending, results, signal);
+        const call = calls[pending[0]!]!;
+        if (call.splittable) throw new LogRangeTooLargeError(transportFailure.message);
+      }
+
       let failed = false;
       let onlyUnsupported = false;
       if (transportFailure !== undefined) {
@@ -518,6 +539,34 @@ export class RpcClient {
       if (this.closed) throw new FatalError("RpcClient is closed", { category: "closed" });
       throwIfAborted(signal);
     }
+  }
+
+  /**
+   * The `pending` calls (whose answer together was too large) as two batches, each retried and
+   * split further on its own; their results fill `results`, which already holds the rest.
+   */
+  private async executeHalves(
+    calls: Call[],
+    pending: number[],
+    results: unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<unknown[]> {
+    const mid = Math.ceil(pending.length / 2);
+    const halves = [pending.slice(0, mid), pending.slice(mid)];
+    const answers = await Promise.all(
+      halves.map((half) =>
+        this.execute(
+          half.map((i) => calls[i]!),
+          signal,
+        ),
+      ),
+    );
+    halves.forEach((half, h) => {
+      half.forEach((i, k) => {
+        results[i] = answers[h]![k];
+      });
+    });
+    return results;
   }
 
   private giveUp(

@@ -6,7 +6,7 @@ import { isAscii } from "node:buffer";
 import { type Dispatcher, request } from "undici";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { redactUrl } from "../core/rpc-pools.ts";
-import { transportError } from "./errors.ts";
+import { ResponseTooLargeError, transportError } from "./errors.ts";
 import type { EndpointStats } from "./types.ts";
 
 /** 429: carries the server's Retry-After so the pool can honour it. */
@@ -52,6 +52,8 @@ export class Endpoint {
     label: string,
     private readonly dispatcher: Dispatcher,
     private readonly timeoutMs: number,
+    /** The dispatcher's `maxResponseSize` (it cuts the body off); named in the error. */
+    private readonly maxResponseBytes: number,
   ) {
     let u: URL;
     try {
@@ -152,6 +154,10 @@ export class Endpoint {
       retryAfter = res.headers["retry-after"];
       text = decodeBody(Buffer.from(await res.body.arrayBuffer()));
     } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE")
+        throw new ResponseTooLargeError(
+          `${where}: response larger than ${this.maxResponseBytes} bytes (maxResponseBytes)`,
+        );
       throw transportError(err, where, timedOut);
     } finally {
       clearTimeout(timer);

@@ -40,6 +40,17 @@ export class LogRangeTooLargeError extends RetryableError {
   }
 }
 
+/**
+ * A response body over the client's `maxResponseBytes`: cut off, not the endpoint's fault. The
+ * client sends a batch again in halves and splits an eth_getLogs range; only a single call's
+ * answer that is still too large fails (retryable: another endpoint may answer sanely).
+ */
+export class ResponseTooLargeError extends RetryableError {
+  constructor(message: string) {
+    super(message, { category: "rpc_response_too_large" });
+  }
+}
+
 export type JsonRpcErrorKind = "retryable" | "fatal" | "unsupported" | "too_large";
 
 // "limit exceeded"-style throttling; the same request will succeed later.

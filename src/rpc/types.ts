@@ -133,6 +133,12 @@ export interface RpcClientOptions {
   endpointCooldown?: { baseMs: number; maxMs: number };
   /** Calls per batch for heavy results (full blocks, block receipts). Default min(batchSize, 10). */
   heavyBatchSize?: number;
+  /**
+   * Largest response body taken, in bytes; the transfer is cut off there. A batch whose answer is
+   * larger is sent again in halves, an eth_getLogs range is split; a single call's answer that is
+   * still too large fails (retryable). Default 128 MiB.
+   */
+  maxResponseBytes?: number;
 }
 
 export interface EndpointStats {

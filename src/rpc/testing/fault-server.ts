@@ -18,6 +18,8 @@ export type Answer = { result: unknown } | { error: { code: number; message: str
 export type Fault =
   | { kind: "status"; status: number; retryAfter?: string; body?: string }
   | { kind: "hang" }
+  /** HTTP 200 and a body that never ends (chunks of JSON-ish filler until the client hangs up). */
+  | { kind: "endless" }
   | { kind: "drop" }
   | { kind: "truncate" }
   | { kind: "reverse" }
@@ -76,6 +78,23 @@ export async function startFaultServer(opts: FaultServerOptions): Promise<FaultS
       if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
       const fault = opts.fault?.(n, calls);
       if (fault?.kind === "hang") return; // never answer; the client must time out
+      if (fault?.kind === "endless") {
+        res.writeHead(200, { "content-type": "application/json" });
+        const filler = Buffer.alloc(16 * 1024, 0x20);
+        const drainedOrClosed = () =>
+          new Promise<void>((resolve) => {
+            const done = () => {
+              res.off("drain", done);
+              res.off("close", done);
+              resolve();
+            };
+            res.on("drain", done);
+            res.on("close", done);
+          });
+        res.write("[");
+        while (!res.destroyed) if (!res.write(filler)) await drainedOrClosed();
+        return;
+      }
       if (fault?.kind === "drop") {
         req.socket.destroy();
         return;
