@@ -221,6 +221,20 @@ test("persistent garbage, disabled block receipts and log range limits", async (
   }
 });
 
+test("latencyMs holds every answer that long, and changes nothing in it", async () => {
+  const slow = await startDevnet({ chain: dev.chain, latencyMs: 150 });
+  try {
+    const started = performance.now();
+    const block = await rpcResult<Json>(slow.url, "eth_getBlockByNumber", ["0x64", true]);
+    const took = performance.now() - started;
+    assert.deepEqual(block, dev.chain.block(100, true));
+    // A lower bound set by the server's wait (not a speed assertion); 5 ms for timer rounding.
+    assert.ok(took >= 145, `answered after ${took.toFixed(0)} ms`);
+  } finally {
+    await slow.stop();
+  }
+});
+
 test("trace_block and debug_traceBlockByNumber (callTracer) agree with the block and its receipts", async () => {
   // Find a block with a failed transaction and a contract creation to cover both shapes.
   let n = 1;
