@@ -3,53 +3,61 @@ import { test } from "node:test";
 import { RetryableError } from "../core/errors.ts";
 import { RpcClient } from "./client.ts";
 import { answerFrom, syntheticChain } from "./testing/chain.ts";
-import { startFaultServer } from "./testing/fault-server.ts";
+import { type FaultServer, startFaultServer } from "./testing/fault-server.ts";
+import type { RpcClientOptions } from "./types.ts";
 
 const FAST = { baseMs: 1, maxMs: 5 };
 const blockNumbers = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
-test("a batch answer over maxResponseBytes is fetched again in halves, not counted against the endpoint", async () => {
+/**
+ * A synthetic-chain server with two clients on it: one without a response limit (for the expected
+ * answers) and one with `limited`'s options.
+ */
+async function withClients(
+  limited: Omit<RpcClientOptions, "urls">,
+  run: (server: FaultServer, unlimited: RpcClient, limited: RpcClient) => Promise<void>,
+): Promise<void> {
   const server = await startFaultServer({ answer: answerFrom(syntheticChain()) });
   const unlimited = new RpcClient({ urls: [server.url] });
-  // One block is ~0.5 KB: a batch of 16 is too large, batches of 2 fit.
-  const limited = new RpcClient({
+  const client = new RpcClient({
     urls: [server.url],
-    batchSize: 16,
-    maxResponseBytes: 1500,
     backoff: FAST,
     endpointCooldown: FAST,
+    ...limited,
   });
   try {
-    const expected = await unlimited.getBlocks(blockNumbers(1, 16), false);
-    const before = server.log.length;
-    assert.deepEqual(await limited.getBlocks(blockNumbers(1, 16), false), expected);
-    const sizes = server.log.slice(before).map((calls) => calls.length);
-    assert.equal(sizes[0], 16, "the whole batch was tried first");
-    assert.ok(sizes.includes(8) && sizes.includes(4), `halved step by step: ${sizes}`);
-    assert.ok(Math.min(...sizes) >= 2, `no smaller than needed: ${sizes}`);
-    const stats = limited.stats();
-    assert.equal(stats.failures, 0);
-    assert.equal(Object.values(stats.byEndpoint)[0]?.failures, 0);
-
-    // Batched eth_getLogs calls are halved the same way.
-    const filters = blockNumbers(1, 8).map((n) => ({ fromBlock: n, toBlock: n }));
-    assert.deepEqual(await limited.getLogsMany(filters), await unlimited.getLogsMany(filters));
+    await run(server, unlimited, client);
   } finally {
-    await Promise.all([unlimited.close(), limited.close()]);
+    await Promise.all([unlimited.close(), client.close()]);
     await server.close();
   }
+}
+
+test("a batch answer over maxResponseBytes is fetched again in halves, not counted against the endpoint", async () => {
+  // One block is ~0.5 KB: a batch of 16 is too large, batches of 2 fit.
+  await withClients(
+    { batchSize: 16, maxResponseBytes: 1500 },
+    async (server, unlimited, limited) => {
+      const expected = await unlimited.getBlocks(blockNumbers(1, 16), false);
+      const before = server.log.length;
+      assert.deepEqual(await limited.getBlocks(blockNumbers(1, 16), false), expected);
+      const sizes = server.log.slice(before).map((calls) => calls.length);
+      assert.equal(sizes[0], 16, "the whole batch was tried first");
+      assert.ok(sizes.includes(8) && sizes.includes(4), `halved step by step: ${sizes}`);
+      assert.ok(Math.min(...sizes) >= 2, `no smaller than needed: ${sizes}`);
+      const stats = limited.stats();
+      assert.equal(stats.failures, 0);
+      assert.equal(Object.values(stats.byEndpoint)[0]?.failures, 0);
+
+      // Batched eth_getLogs calls are halved the same way.
+      const filters = blockNumbers(1, 8).map((n) => ({ fromBlock: n, toBlock: n }));
+      assert.deepEqual(await limited.getLogsMany(filters), await unlimited.getLogsMany(filters));
+    },
+  );
 });
 
 test("an eth_getLogs range whose answer is over maxResponseBytes is split until it fits", async () => {
-  const server = await startFaultServer({ answer: answerFrom(syntheticChain()) });
-  const unlimited = new RpcClient({ urls: [server.url] });
-  const limited = new RpcClient({
-    urls: [server.url],
-    maxResponseBytes: 1500,
-    backoff: FAST,
-    endpointCooldown: FAST,
-  });
-  try {
+  await withClients({ maxResponseBytes: 1500 }, async (server, unlimited, limited) => {
     const filter = { fromBlock: 1, toBlock: 8 };
     const expected = await unlimited.getLogs(filter);
     assert.ok(JSON.stringify(expected).length > 3000, "the whole range does not fit");
@@ -60,10 +68,7 @@ test("an eth_getLogs range whose answer is over maxResponseBytes is split until 
       .map((calls) => calls[0]?.params[0] as { fromBlock: string; toBlock: string });
     assert.deepEqual(ranges[0], { fromBlock: "0x1", toBlock: "0x8" });
     assert.ok(ranges.length >= 5, `split into smaller ranges: ${JSON.stringify(ranges)}`);
-  } finally {
-    await Promise.all([unlimited.close(), limited.close()]);
-    await server.close();
-  }
+  });
 });
 
 test("an endless answer to a single call is cut off at maxResponseBytes and fails, classified", async () => {
