@@ -457,7 +457,7 @@ export class RpcClient {
       throwIfAborted(signal);
 
       if (transportFailure instanceof ResponseTooLargeError) {
-        // Not the endpoint's fault, and resending the same request cannot fit: split it.
+        // Resending the same request cannot fit: split it, or (one call) fail at once below.
         if (pending.length > 1) return await this.executeHalves(calls, pending, results, signal);
         const call = calls[pending[0]!]!;
         if (call.splittable) throw new LogRangeTooLargeError(transportFailure.message);

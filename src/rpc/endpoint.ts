@@ -156,7 +156,7 @@ export class Endpoint {
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE")
         throw new ResponseTooLargeError(
-          `${where}: response larger than ${this.maxResponseBytes} bytes (maxResponseBytes)`,
+          `${where}: response larger than ${this.maxResponseBytes} bytes (maxResponseBytes; trace extract --max-response-bytes, TRACE_RPC_POOL_<POOL>_MAX_RESPONSE_BYTES)`,
         );
       throw transportError(err, where, timedOut);
     } finally {

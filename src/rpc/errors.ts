@@ -41,11 +41,12 @@ export class LogRangeTooLargeError extends RetryableError {
 }
 
 /**
- * A response body over the client's `maxResponseBytes`: cut off, not the endpoint's fault. The
- * client sends a batch again in halves and splits an eth_getLogs range; only a single call's
- * answer that is still too large fails (retryable: another endpoint may answer sanely).
+ * A response body over the client's `maxResponseBytes`, cut off. The client sends a batch again
+ * in halves and splits an eth_getLogs range, without holding it against the endpoint. A single
+ * call whose answer is still too large fails at once: asking again gets the same answer, and
+ * retries (with the endpoint backed off for them) would only stall every other call for minutes.
  */
-export class ResponseTooLargeError extends RetryableError {
+export class ResponseTooLargeError extends FatalError {
   constructor(message: string) {
     super(message, { category: "rpc_response_too_large" });
   }

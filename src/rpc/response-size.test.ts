@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RetryableError } from "../core/errors.ts";
+import { FatalError } from "../core/errors.ts";
 import { RpcClient } from "./client.ts";
 import { answerFrom, syntheticChain } from "./testing/chain.ts";
 import { type FaultServer, startFaultServer } from "./testing/fault-server.ts";
@@ -71,7 +71,7 @@ test("an eth_getLogs range whose answer is over maxResponseBytes is split until 
   });
 });
 
-test("an endless answer to a single call is cut off at maxResponseBytes and fails, classified", async () => {
+test("an endless answer to a single call is cut off at maxResponseBytes and fails at once, fatally", async () => {
   const server = await startFaultServer({
     answer: answerFrom(syntheticChain()),
     fault: () => ({ kind: "endless" }),
@@ -85,13 +85,15 @@ test("an endless answer to a single call is cut off at maxResponseBytes and fail
   });
   try {
     await assert.rejects(client.blockNumber(), (err: Error) => {
-      assert.ok(err instanceof RetryableError, String(err));
+      // Asking again would get the same answer: no retries, and the knobs are named.
+      assert.ok(err instanceof FatalError, String(err));
       assert.equal(err.category, "rpc_response_too_large");
-      assert.match(err.message, /response larger than 65536 bytes \(maxResponseBytes\)/);
-      assert.match(err.message, /gave up after 2 attempts/);
+      assert.match(err.message, /response larger than 65536 bytes \(maxResponseBytes; /);
+      assert.match(err.message, /--max-response-bytes, TRACE_RPC_POOL_<POOL>_MAX_RESPONSE_BYTES/);
       return true;
     });
-    assert.equal(server.requests, 2);
+    assert.equal(server.requests, 1);
+    assert.equal(Object.values(client.stats().byEndpoint)[0]?.failures, 0);
   } finally {
     await client.close();
     await server.close();

@@ -136,7 +136,7 @@ export interface RpcClientOptions {
   /**
    * Largest response body taken, in bytes; the transfer is cut off there. A batch whose answer is
    * larger is sent again in halves, an eth_getLogs range is split; a single call's answer that is
-   * still too large fails (retryable). Default 128 MiB.
+   * still too large is a FatalError (category `rpc_response_too_large`). Default 128 MiB.
    */
   maxResponseBytes?: number;
 }
