@@ -3,6 +3,7 @@
  * non-zero exit code, fails before starting anything heavy, and never echoes a secret.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -62,6 +63,19 @@ test("trace up with invalid port, fetch-window or RPC pool settings is a usage e
   assert.equal(pool.code, 2);
   assert.match(pool.stderr, /TRACE_RPC_POOL_MAIN_BATCH_SIZE must be an integer from 1 to 10000/);
   assert.deepEqual(processesMentioning(home), []);
+});
+
+// Node's own recursive mkdir spins forever under /proc (see src/core/dirs.ts).
+test("trace up with a home that cannot be created fails at once, naming it", {
+  skip: existsSync("/proc/self") ? false : "no procfs",
+}, async () => {
+  const r = await trace(
+    ["up", "--home", "/proc/trace-no-such/home", "--dispatcher-port", "0", "--query-port", "0"],
+    baseEnv(join(dir, "procfs")),
+    60_000,
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /cannot create a directory here .*mkdir '\/proc\/trace-no-such'/);
 });
 
 test("trace up refuses an unreachable RPC pool, naming the pool but not the URL's secrets", async () => {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { type Dirent, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -68,11 +68,13 @@ function columnsOf(path: string): string[] {
 async function cli(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
+  timeoutMs?: number,
 ): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const r = await run(process.execPath, [join(root, "bin", "trace.js"), "extract", ...args], {
       cwd: root,
       env,
+      timeout: timeoutMs,
     });
     return { ...r, code: 0 };
   } catch (e) {
@@ -244,6 +246,21 @@ test("usage errors exit 2 with a specific message", async () => {
   });
   assert.equal(mem.code, 2);
   assert.match(mem.stderr, /invalid TRACE_MEMORY "small": expected "default" or "lean"/);
+});
+
+// Node's own recursive mkdir spins forever under /proc (see src/core/dirs.ts); a regression
+// would be killed by the timeout and fail the exit-code check.
+test("an output folder that cannot be created fails at once, naming it", {
+  skip: existsSync("/proc/self") ? false : "no procfs",
+}, async () => {
+  const r = await cli(
+    ["blocks", "--rpc", devnet.url, "--blocks", "1:5", "-o", "/proc/trace-no-such/out"],
+    process.env,
+    60_000,
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /cannot create a directory here .*mkdir '\/proc\/trace-no-such'/);
+  assert.match(r.stderr, /1 chunk\(s\) failed, 0 written/);
 });
 
 /** `trace extract <dataset>` over `range` into `dir` (add `--json` etc. after). */

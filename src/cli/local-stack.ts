@@ -1,15 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import {
-  chmodSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { ensureDirSync } from "../core/dirs.ts";
 import { TASK_TOKEN_DEFAULTS, type TokenKeyConfig, USER_TOKEN_DEFAULTS } from "../core/tokens.ts";
 import { UsageError } from "./usage.ts";
 
@@ -189,7 +182,7 @@ function readJson<T>(path: string, schema: z.ZodType<T>): T | undefined {
 
 function writePrivateJson(path: string, value: unknown): void {
   const dir = resolve(path, "..");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensureDirSync(dir, 0o700);
   // Nobody else may list or write the directory. Search (x) bits are kept: run as root, the
   // embedded PostgreSQL runs as user `postgres` and must traverse it to reach its data dir;
   // the files themselves are 0600.

@@ -1,6 +1,7 @@
 import { lstat, mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureDir } from "../core/dirs.ts";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { isUuid } from "../core/ids.ts";
 
@@ -31,7 +32,7 @@ export function stagingTtlMsFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
 }
 
 async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureDir(dir, 0o700);
   const st = await lstat(dir);
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
   // A pre-existing dir owned by someone else, or readable by others, is not private.
@@ -56,7 +57,7 @@ export async function createStagingDir(
   const dir = join(root, taskId, String(attempt));
   try {
     await ensurePrivateDir(root);
-    await mkdir(join(root, taskId), { recursive: true, mode: 0o700 });
+    await ensureDir(join(root, taskId), 0o700);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { mode: 0o700 });
   } catch (err) {

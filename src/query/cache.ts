@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ensureDir } from "../core/dirs.ts";
 import { QueryError, refuse } from "./errors.ts";
 
 /**
@@ -51,7 +52,7 @@ export class ObjectCache {
   }
 
   private async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await ensureDir(this.dir, 0o700);
     await chmod(this.dir, 0o700);
     for (const name of await readdir(this.dir)) {
       const p = join(this.dir, name);

