@@ -263,6 +263,27 @@ test("an output folder that cannot be created fails at once, naming it", {
   assert.match(r.stderr, /1 chunk\(s\) failed, 0 written/);
 });
 
+test("a range past the node's head is refused at once, naming both", async () => {
+  // The devnet's chain has 20,000 blocks: 0..19999.
+  const r = await cli([
+    "blocks",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    "19990:20010",
+    "-o",
+    join(out, "head"),
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /--blocks 19990:20010 ends at block 20009, but the node's latest block is 19999 \(blocks 20000..20009 do not exist yet\)/,
+  );
+  assert.match(r.stderr, /\[fatal, range_beyond_head\]/);
+  const dir = join(out, "head");
+  assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], "nothing written");
+});
+
 /** `trace extract <dataset>` over `range` into `dir` (add `--json` etc. after). */
 const extractArgs = (dataset: string, range: string, dir: string) => [
   dataset,

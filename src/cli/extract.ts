@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { classify, describeError, errorCategory } from "../core/errors.ts";
+import { classify, describeError, errorCategory, FatalError } from "../core/errors.ts";
 import { DATASETS, getDataset, selectColumns } from "../datasets/index.ts";
 import {
   type ExtractedFile,
@@ -153,6 +153,7 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
   try {
     const chainId = await rpc.chainId();
+    await refuseBeyondHead(rpc, flags.blocks);
     for (const dataset of datasets) {
       const result = await runExtraction({
         rpc,
@@ -215,6 +216,21 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
     await rpc.close();
     await store.close();
   }
+}
+
+/**
+ * Blocks past the node's head do not exist yet: the node answers null for them, which the client
+ * retries (a lagging endpoint of a pool may catch up) for a minute and a half before the chunk
+ * fails. A range that ends past the head is refused up front instead, saying so.
+ */
+async function refuseBeyondHead(rpc: RpcClient, [start, end]: [number, number]): Promise<void> {
+  const head = await rpc.blockNumber();
+  if (end - 1 <= head) return;
+  const missing = start > head ? `blocks ${start}..${end - 1}` : `blocks ${head + 1}..${end - 1}`;
+  throw new FatalError(
+    `--blocks ${start}:${end} ends at block ${end - 1}, but the node's latest block is ${head} (${missing} do not exist yet); end the range at ${head + 1} or later once the chain has grown`,
+    { category: "range_beyond_head" },
+  );
 }
 
 function summary(files: ExtractedFile[], skipped: string[], failed: FailedChunk[]) {
