@@ -5,7 +5,7 @@
  * Parquet" guarantee for S3 output.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -540,6 +540,53 @@ function localFilesNamed(names: Set<string>): string[] {
   walk(root, 3);
   return found;
 }
+
+test("Ctrl-C stops trace extract cleanly: complete files only, reported; a rerun goes on", async () => {
+  // Answers held 50 ms, so the six files take seconds and the signal lands mid-run.
+  const slow = await startDevnet({ chain: CHAIN, latencyMs: 50 });
+  const dir = join(out, "interrupted");
+  const rest = ["--blocks", "0:6000", "-o", dir, "--json"];
+  try {
+    const child = spawn(
+      process.execPath,
+      [join(root, "bin", "trace.js"), "extract", "blocks", "--rpc", slow.url, ...rest],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    // Interrupt once the first file is complete (--json prints nothing before the end).
+    const first = join(dir, name("blocks", 0, 999));
+    while (!existsSync(first)) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGINT");
+    assert.equal(await exited, 130, stderr);
+    assert.match(
+      stderr,
+      /interrupted: \d+ file\(s\) written, 0 skipped; the file\(s\) in progress were discarded/,
+    );
+    const summary = JSON.parse(stdout) as CliSummary & { error: { category: string } };
+    assert.equal(summary.error.category, "interrupted");
+    const written = summary.files.map((f) => f.key).sort();
+    assert.ok(written.length >= 1 && written.length < 6, `${written.length} files written`);
+    // Exactly the reported files, complete (a valid footer), and no temporary file.
+    assert.deepEqual(readdirSync(dir).sort(), written);
+    for (const f of written) parquetMetadata(new Uint8Array(readFileSync(join(dir, f))).buffer);
+
+    const rerun = await cli(["blocks", "--rpc", devnet.url, ...rest]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    const s2 = JSON.parse(rerun.stdout) as CliSummary;
+    assert.deepEqual(s2.skipped.sort(), written);
+    assert.equal(s2.files.length, 6 - written.length);
+  } finally {
+    await slow.stop();
+  }
+});
 
 test("trace extract to s3:// uploads the files, prints them, and leaves nothing on local disk", async () => {
   const bucket = await testBucket("extract-cli-s3");

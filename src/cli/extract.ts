@@ -1,5 +1,13 @@
+import { constants } from "node:os";
 import { type Command, Option } from "commander";
-import { classify, describeError, errorCategory, FatalError } from "../core/errors.ts";
+import { raceAbort } from "../core/abort.ts";
+import {
+  classify,
+  describeError,
+  errorCategory,
+  FatalError,
+  RetryableError,
+} from "../core/errors.ts";
 import { DATASETS, getDataset, selectColumns } from "../datasets/index.ts";
 import {
   type ExtractedFile,
@@ -151,18 +159,23 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const skipped: string[] = [];
   const failed: FailedChunk[] = [];
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
+  const interrupt = onInterrupt();
   try {
-    const chainId = await rpc.chainId();
-    await refuseBeyondHead(rpc, flags.blocks);
+    const chainId = await raceAbort(rpc.chainId(), interrupt.signal);
+    await raceAbort(refuseBeyondHead(rpc, flags.blocks), interrupt.signal);
     for (const dataset of datasets) {
       const result = await runExtraction({
         rpc,
         dataset,
+        signal: interrupt.signal,
         chainId,
         range: flags.blocks,
         options,
+        // Files and skips are recorded as they happen, so an interrupted run reports them too.
         onProgress: (p) => {
           progress?.update(p);
+          if (p.file) files.push(p.file);
+          if (p.skipped) skipped.push(p.skipped);
           if (p.file && !flags.json) {
             progress?.clear();
             const f = p.file;
@@ -180,8 +193,6 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
         // Like cryo: a failed chunk does not stop the others; it is reported and exits 1.
         continueAfterChunkFailure: true,
       });
-      files.push(...result.files);
-      skipped.push(...result.skipped);
       for (const f of result.failed) {
         failed.push(f);
         progress?.clear();
@@ -203,6 +214,18 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
     return 0;
   } catch (err) {
     progress?.clear();
+    if (interrupt.signal.aborted) {
+      // Whatever was being written was discarded (no partial or temporary file is left).
+      if (flags.json) {
+        process.stdout.write(
+          `${JSON.stringify({ ...summary(files, skipped, failed), error: errorJson(interrupt.signal.reason) }, null, 2)}\n`,
+        );
+      }
+      process.stderr.write(
+        `interrupted: ${files.length} file(s) written, ${skipped.length} skipped; the file(s) in progress were discarded. Run the same command again to go on: existing files are skipped.\n`,
+      );
+      return interrupt.exitCode;
+    }
     if (flags.json) {
       process.stdout.write(
         `${JSON.stringify({ ...summary(files, skipped, failed), error: errorJson(err) }, null, 2)}\n`,
@@ -213,10 +236,37 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
     );
     return 1;
   } finally {
+    interrupt.dispose();
     await rpc.close();
     await store.close();
   }
 }
+
+/**
+ * SIGINT / SIGTERM stop the extraction cleanly: in-flight requests are abandoned and the files
+ * being written are discarded (a file store removes its temporary file, an S3 upload is aborted),
+ * so a rerun finds only complete files. A second signal exits at once. The exit code is the
+ * shell's 128 + signal number.
+ */
+function onInterrupt(): { signal: AbortSignal; exitCode: number; dispose(): void } {
+  const controller = new AbortController();
+  const state = {
+    signal: controller.signal,
+    exitCode: 1,
+    dispose: () => {
+      for (const s of SIGNALS) process.off(s, handler);
+    },
+  };
+  const handler = (s: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(state.exitCode);
+    state.exitCode = 128 + (constants.signals[s] ?? 0);
+    controller.abort(new RetryableError(`interrupted by ${s}`, { category: "interrupted" }));
+  };
+  for (const s of SIGNALS) process.on(s, handler);
+  return state;
+}
+
+const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 
 /**
  * Blocks past the node's head do not exist yet: the node answers null for them, which the client
