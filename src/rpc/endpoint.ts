@@ -180,6 +180,13 @@ export class Endpoint {
       if (status < 200 || status >= 300) {
         throw new FatalError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
       }
+      // No JSON text starts with "<": this is a web page (the URL names a website, not the node's
+      // JSON-RPC endpoint), and asking again for minutes would only delay saying so.
+      if (/^\s*</.test(text.slice(0, 256)))
+        throw new FatalError(
+          `${where}: answered with an HTML page (HTTP ${status}), not JSON-RPC: is the URL the node's JSON-RPC endpoint?`,
+          { category: "rpc_not_json_rpc" },
+        );
       throw new RetryableError(
         `${where}: invalid or truncated JSON in response (${text.length} bytes)`,
         { category: "rpc_invalid_json" },

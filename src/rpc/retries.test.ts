@@ -154,6 +154,11 @@ describe("fatal errors are not retried", () => {
       /-32602: invalid argument 0/,
     ],
     ["HTTP 401", { kind: "status", status: 401 }, /HTTP 401/],
+    [
+      "an HTML page with HTTP 200 (a website, not the node's JSON-RPC URL)",
+      { kind: "status", status: 200, body: "\n<!DOCTYPE html><html><body>Welcome</body></html>" },
+      /answered with an HTML page \(HTTP 200\), not JSON-RPC: is the URL the node's JSON-RPC endpoint\?/,
+    ],
   ];
   for (const [name, fault, message] of fatal) {
     test(name, async () => {
