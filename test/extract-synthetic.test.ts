@@ -284,6 +284,40 @@ test("a range past the node's head is refused at once, naming both", async () =>
   assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], "nothing written");
 });
 
+test("--blocks a:latest and a: run through the node's latest block, like cryo", async () => {
+  for (const range of ["19995:latest", "19995:"]) {
+    const r = await cli([
+      "blocks",
+      "--rpc",
+      devnet.url,
+      "--blocks",
+      range,
+      "-o",
+      join(out, "latest"),
+      "--json",
+      "--overwrite",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as CliSummary).files;
+    assert.deepEqual(
+      files.map((f) => [f.key, f.rows]),
+      [[name("blocks", 19_995, 19_999), 5]],
+      range,
+    );
+  }
+  const after = await cli([
+    "blocks",
+    "--rpc",
+    devnet.url,
+    "--blocks",
+    "20000:latest",
+    "-o",
+    join(out, "latest"),
+  ]);
+  assert.equal(after.code, 1);
+  assert.match(after.stderr, /--blocks 20000:latest starts after the node's latest block 19999/);
+});
+
 /** `trace extract <dataset>` over `range` into `dir` (add `--json` etc. after). */
 const extractArgs = (dataset: string, range: string, dir: string) => [
   dataset,

@@ -19,11 +19,17 @@ import {
 import { type DatasetOptions, resolveOptions } from "../extract/options.ts";
 import { RpcClient } from "../rpc/index.ts";
 import { openObjectStore } from "../sink/index.ts";
-import { parseBlockRange, parseCount, parsePositive, UsageError } from "./usage.ts";
+import {
+  type BlockRangeArg,
+  parseBlockRange,
+  parseCount,
+  parsePositive,
+  UsageError,
+} from "./usage.ts";
 
 interface ExtractFlags {
   rpc: string[];
-  blocks: [number, number];
+  blocks: BlockRangeArg;
   output: string;
   chunkSize?: number;
   columns?: string[];
@@ -58,7 +64,7 @@ export function registerExtract(program: Command): void {
     .requiredOption("--rpc <url...>", "JSON-RPC endpoint(s); several form a failover pool")
     .requiredOption(
       "-b, --blocks <start:end>",
-      "block range, end exclusive (like cryo)",
+      "block range like cryo's: start:end (end exclusive), start:+n, start:latest",
       parseBlockRange,
     )
     .requiredOption("-o, --output <dir|file://|s3://>", "destination folder or s3://bucket/prefix")
@@ -162,14 +168,14 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const interrupt = onInterrupt();
   try {
     const chainId = await raceAbort(rpc.chainId(), interrupt.signal);
-    await raceAbort(refuseBeyondHead(rpc, flags.blocks), interrupt.signal);
+    const range = await raceAbort(resolveRange(rpc, flags.blocks), interrupt.signal);
     for (const dataset of datasets) {
       const result = await runExtraction({
         rpc,
         dataset,
         signal: interrupt.signal,
         chainId,
-        range: flags.blocks,
+        range,
         options,
         // Files and skips are recorded as they happen, so an interrupted run reports them too.
         onProgress: (p) => {
@@ -269,16 +275,29 @@ function onInterrupt(): { signal: AbortSignal; exitCode: number; dispose(): void
 const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 
 /**
- * Blocks past the node's head do not exist yet: the node answers null for them, which the client
- * retries (a lagging endpoint of a pool may catch up) for a minute and a half before the chunk
- * fails. A range that ends past the head is refused up front instead, saying so.
+ * The range to extract, `latest` resolved with eth_blockNumber. Blocks past the node's head do
+ * not exist yet: the node answers null for them, which the client retries (a lagging endpoint of
+ * a pool may catch up) for a minute and a half before the chunk fails. A range that ends past
+ * the head is refused up front instead, saying so.
  */
-async function refuseBeyondHead(rpc: RpcClient, [start, end]: [number, number]): Promise<void> {
+async function resolveRange(
+  rpc: RpcClient,
+  [start, endArg]: BlockRangeArg,
+): Promise<[number, number]> {
   const head = await rpc.blockNumber();
-  if (end - 1 <= head) return;
+  if (endArg === "latest") {
+    if (start > head)
+      throw new FatalError(
+        `--blocks ${start}:latest starts after the node's latest block ${head}`,
+        { category: "range_beyond_head" },
+      );
+    return [start, head + 1];
+  }
+  const end = endArg;
+  if (end - 1 <= head) return [start, end];
   const missing = start > head ? `blocks ${start}..${end - 1}` : `blocks ${head + 1}..${end - 1}`;
   throw new FatalError(
-    `--blocks ${start}:${end} ends at block ${end - 1}, but the node's latest block is ${head} (${missing} do not exist yet); end the range at ${head + 1} or later once the chain has grown`,
+    `--blocks ${start}:${end} ends at block ${end - 1}, but the node's latest block is ${head} (${missing} do not exist yet): end it at ${head + 1} at most, or use ${start}:latest`,
     { category: "range_beyond_head" },
   );
 }

@@ -22,12 +22,20 @@ export function parsePositive(value: string): number {
   return n;
 }
 
-/** cryo's `--blocks a:b` (end-exclusive) and `a:+n` (n blocks from a). */
-export function parseBlockRange(value: string): [number, number] {
-  const m = /^([^:]+):(\+?)([^:]+)$/.exec(value.trim());
+/**
+ * cryo's `--blocks`: `a:b` (end-exclusive), `a:+n` (n blocks from a), `:b` (from 0), and
+ * `a:latest` / `a:` (through the node's latest block, inclusive, as in cryo). The end is
+ * "latest" until the caller resolves it with eth_blockNumber.
+ */
+export type BlockRangeArg = [number, number | "latest"];
+
+export function parseBlockRange(value: string): BlockRangeArg {
+  const m = /^([^:]*):(\+?)([^:]*)$/.exec(value.trim());
   if (!m) throw new InvalidArgumentError(`expected start:end (end exclusive), got "${value}"`);
-  const start = parseCount(m[1] ?? "");
-  const endRaw = parseCount(m[3] ?? "");
+  const start = m[1] === "" ? 0 : parseCount(m[1] ?? "");
+  const endText = m[3] ?? "";
+  if (m[2] === "" && (endText === "" || endText === "latest")) return [start, "latest"];
+  const endRaw = parseCount(endText);
   const end = m[2] === "+" ? start + endRaw : endRaw;
   if (end <= start) {
     throw new InvalidArgumentError(
