@@ -222,6 +222,8 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     written: Promise<{ put?: PutResult; error?: RetryableError | FatalError }>;
     /** Makes a chunk still building rows fail, so that it leaves no file. */
     cancel(): void;
+    /** Its file was reported (files, onProgress). */
+    recorded: boolean;
   }
 
   const start = (chunk: PlannedChunk, index: number): Running => {
@@ -242,6 +244,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
       cancel: () => {
         cancelled = true;
       },
+      recorded: false,
     };
     const stopIfCancelled = () => {
       if (cancelled) {
@@ -307,10 +310,31 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     return run;
   };
 
+  /** Records a chunk whose file was written completely (once). */
+  const recordFile = (run: Running, put: PutResult): void => {
+    if (run.recorded) return;
+    run.recorded = true;
+    const { chunk } = run;
+    rowsDone += run.rows;
+    const file: ExtractedFile = {
+      name: chunk.name,
+      key: put.key,
+      rows: run.rows,
+      size: put.size,
+      sha256: put.sha256,
+      blocks: [chunk.start, chunk.end],
+    };
+    files.push(file);
+    job.onProgress?.({ dataset: def.name, blocksDone, blocksTotal, rows: rowsDone, file });
+  };
+
   /** Waits for a chunk's write and records it; throws unless failures are to be skipped. */
   const settle = async (run: Running): Promise<void> => {
     const { chunk } = run;
     const { put, error } = await run.written;
+    // A file completed as the extraction was aborted is still reported: it is at the
+    // destination, complete, and whoever stopped the run should know it is there.
+    if (put && !error) recordFile(run, put);
     if (signal?.aborted) throw chunkError(chunk.name, abortError(signal));
     if (error || !put) {
       const chunkFailure = error ?? chunkError(chunk.name, new Error("no write result"));
@@ -324,17 +348,6 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
       }
       return;
     }
-    rowsDone += run.rows;
-    const file: ExtractedFile = {
-      name: chunk.name,
-      key: put.key,
-      rows: run.rows,
-      size: put.size,
-      sha256: put.sha256,
-      blocks: [chunk.start, chunk.end],
-    };
-    files.push(file);
-    job.onProgress?.({ dataset: def.name, blocksDone, blocksTotal, rows: rowsDone, file });
   };
 
   // At most two chunks are open: the next one starts as soon as the previous one's rows are all
@@ -363,7 +376,8 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     for (const run of [previous, current]) {
       if (!run) continue;
       run.cancel();
-      await run.written;
+      const { put, error: writeError } = await run.written;
+      if (put && !writeError) recordFile(run, put);
     }
     throw error;
   } finally {
