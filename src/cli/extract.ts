@@ -285,20 +285,13 @@ async function resolveRange(
   [start, endArg]: BlockRangeArg,
 ): Promise<[number, number]> {
   const head = await rpc.blockNumber();
-  if (endArg === "latest") {
-    if (start > head)
-      throw new FatalError(
-        `--blocks ${start}:latest starts after the node's latest block ${head}`,
-        { category: "range_beyond_head" },
-      );
-    return [start, head + 1];
-  }
-  const end = endArg;
-  if (end - 1 <= head) return [start, end];
-  const missing = start > head ? `blocks ${start}..${end - 1}` : `blocks ${head + 1}..${end - 1}`;
-  throw new FatalError(
-    `--blocks ${start}:${end} ends at block ${end - 1}, but the node's latest block is ${head} (${missing} do not exist yet): end it at ${head + 1} at most, or use ${start}:latest`,
-    { category: "range_beyond_head" },
+  const beyond = (message: string) => new FatalError(message, { category: "range_beyond_head" });
+  if (start > head)
+    throw beyond(`--blocks ${start}:${endArg} starts after the node's latest block ${head}`);
+  if (endArg === "latest") return [start, head + 1];
+  if (endArg - 1 <= head) return [start, endArg];
+  throw beyond(
+    `--blocks ${start}:${endArg} ends at block ${endArg - 1}, but the node's latest block is ${head} (blocks ${head + 1}..${endArg - 1} do not exist yet): end it at ${head + 1} at most, or use ${start}:latest`,
   );
 }
 
