@@ -2,9 +2,11 @@
  * The worker process itself (src/worker/main.ts): `--concurrency N` reaches the worker, and
  * SIGTERM stops claiming, gives the running task the shutdown grace, then aborts it cleanly
  * (completed as retryable `worker_shutdown`, nothing left in the store) and exits 0; a token the
- * dispatcher rejects or an unknown TRACE_MEMORY ends it with exit 2.
+ * dispatcher rejects, an unknown TRACE_MEMORY or an object store it cannot write to ends it with
+ * exit 2.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { after, test } from "node:test";
 import { eventually } from "../src/dispatcher/testkit.ts";
 import { getTask } from "../src/state/index.ts";
@@ -106,4 +108,16 @@ test("a worker process with an unknown TRACE_MEMORY exits 2 before it claims any
     /worker failed to start: invalid TRACE_MEMORY "huge": expected "default" or "lean"/,
   );
   assert.equal(out.stdout, "", "no worker was started");
+});
+
+test("a worker process whose object store it cannot write to exits 2 before it claims anything", {
+  skip: existsSync("/proc/self") ? false : "no procfs",
+}, async () => {
+  // A folder that cannot be created (procfs refuses it): every task would fail fatally.
+  const { out, exited } = stack.spawnWorker({ TRACE_OBJECT_STORE: "/proc/trace-no-such/objects" });
+  assert.equal(await exited, 2, out.stderr);
+  assert.match(
+    out.stderr,
+    /worker failed to start: the object store file:\/\/\/proc\/trace-no-such\/objects\/ is not writable by this worker: .*mkdir '\/proc\/trace-no-such'/,
+  );
 });

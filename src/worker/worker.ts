@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, pino } from "pino";
-import { describeError, errorCategory, FatalError } from "../core/errors.ts";
+import { classify, describeError, errorCategory, FatalError } from "../core/errors.ts";
 import { isUuid } from "../core/ids.ts";
 import { defaultStagingRoot, stagingTtlMsFromEnv, sweepStaleStaging } from "../cryo-cli/index.ts";
 import type { DatasetOptions } from "../extract/index.ts";
@@ -152,6 +152,32 @@ export function createWorker(options: WorkerOptions): Worker {
     fail = resolve;
   });
 
+  /**
+   * One small object written and deleted under the worker's prefix at start. A store this
+   * worker cannot write to (a wrong folder, no permission, no such bucket) would otherwise fail
+   * every task it claims, fatally, and those tasks would wait for `trace retry-failed`. A store
+   * that is only unreachable right now (a retryable error) does not stop the start.
+   */
+  async function checkStoreWritable(): Promise<void> {
+    const key = `${WORKER_PREFIX}_probe/${randomUUID()}`;
+    try {
+      await store.put(key, new TextEncoder().encode("trace worker write check\n"));
+      await store.delete(key);
+    } catch (err) {
+      if (classify(err) === "retryable") {
+        log.warn(
+          { event: "worker.store_check.failed", error: describeError(err) },
+          "object store write check failed; starting anyway",
+        );
+        return;
+      }
+      throw new FatalError(
+        `the object store ${store.url} is not writable by this worker: ${describeError(err)}`,
+        { category: "config", cause: err },
+      );
+    }
+  }
+
   async function startupCleanup(): Promise<StartupCleanup> {
     const swept = await sweepStaleStaging(
       stagingRoot,
@@ -277,6 +303,7 @@ export function createWorker(options: WorkerOptions): Worker {
     failed,
     async start() {
       if (loop) throw new FatalError("worker already started", { category: "config" });
+      await checkStoreWritable();
       const cleanup = await startupCleanup();
       sql = connect(options.queue.databaseUrl, {
         max: Math.min(4, concurrency + 1),
