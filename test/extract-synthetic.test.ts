@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -261,6 +262,30 @@ test("an output folder that cannot be created fails at once, naming it", {
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /cannot create a directory here .*mkdir '\/proc\/trace-no-such'/);
   assert.match(r.stderr, /1 chunk\(s\) failed, 0 written/);
+});
+
+test("an --rpc nobody answers at is reported after the short start-up budget, not minutes", async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise((resolve) => closed.close(resolve)); // connections to it are now refused
+  const args = [
+    "blocks",
+    "--rpc",
+    `http://127.0.0.1:${port}`,
+    "--blocks",
+    "1:5",
+    "-o",
+    join(out, "refused"),
+  ];
+  const r = await cli(args, process.env, 60_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `eth_chainId\\(\\) via http://127\\.0\\.0\\.1:${port}: connection error \\(ECONNREFUSED\\): gave up after 4 attempts`,
+    ),
+  );
 });
 
 test("a range past the node's head is refused at once, naming both", async () => {

@@ -167,8 +167,10 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
   const interrupt = onInterrupt();
   try {
-    const chainId = await raceAbort(rpc.chainId(), interrupt.signal);
-    const range = await raceAbort(resolveRange(rpc, flags.blocks), interrupt.signal);
+    const { chainId, range } = await raceAbort(
+      checkNode(flags.rpc, flags.blocks),
+      interrupt.signal,
+    );
     for (const dataset of datasets) {
       const result = await runExtraction({
         rpc,
@@ -273,6 +275,30 @@ function onInterrupt(): { signal: AbortSignal; exitCode: number; dispose(): void
 }
 
 const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+
+/**
+ * The node's chain id and the range to extract, asked with a short retry budget (a few seconds,
+ * or ~40 s for a node that never answers): at the start of a run a refused connection, an unknown host or
+ * a stalled node is nearly always a wrong `--rpc`, and the extraction's own budget — over a
+ * minute of backoff, right for a node that restarts mid-run — would only delay saying so.
+ */
+async function checkNode(
+  urls: string[],
+  blocks: BlockRangeArg,
+): Promise<{ chainId: number; range: [number, number] }> {
+  const quick = new RpcClient({
+    urls,
+    maxAttempts: 4,
+    requestTimeoutMs: 10_000,
+    backoff: { baseMs: 500, maxMs: 2_000 },
+    endpointCooldown: { baseMs: 500, maxMs: 2_000 },
+  });
+  try {
+    return { chainId: await quick.chainId(), range: await resolveRange(quick, blocks) };
+  } finally {
+    await quick.close();
+  }
+}
 
 /**
  * The range to extract, `latest` resolved with eth_blockNumber. Blocks past the node's head do
