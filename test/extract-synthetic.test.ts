@@ -403,6 +403,22 @@ test("--max-response-bytes: answers over the limit are fetched in smaller parts,
   assert.match(zero.stderr, /max-response-bytes/);
 });
 
+test("--inner-request-size changes the eth_getLogs calls, not the file", async () => {
+  const range = `${START}:${START + 100}`;
+  const calls = () => devnet.stats().callsByMethod.eth_getLogs ?? 0;
+  let before = calls();
+  const one = await onlyFileSha(extractArgs("logs", range, "inner-1"));
+  assert.equal(calls() - before, 100);
+  before = calls();
+  const fifty = await onlyFileSha([
+    ...extractArgs("logs", range, "inner-50"),
+    "--inner-request-size",
+    "50",
+  ]);
+  assert.equal(calls() - before, 2);
+  assert.equal(one, fifty);
+});
+
 test("TRACE_MEMORY=lean (V8 collects sooner) writes the same bytes as the default", async () => {
   const range = `${START}:${START + 20}`;
   const sums: string[] = [];

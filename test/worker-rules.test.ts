@@ -171,6 +171,24 @@ test("the primary (in-process) path writes no Parquet to local disk", async () =
   );
 });
 
+test("a pool's LOGS_BLOCKS_PER_REQUEST sets the blocks per eth_getLogs call of its tasks", async () => {
+  const logsCalls = () => stack.devnet.stats().callsByMethod.eth_getLogs ?? 0;
+  for (const perRequest of ["", "50"]) {
+    const [r] = await enqueueRanges(stack.sql, {
+      datasets: ["logs"],
+      from: perRequest === "" ? 4_000 : 4_100,
+      to: perRequest === "" ? 4_100 : 4_200,
+      size: 100,
+    });
+    const env = { ...stack.env, TRACE_RPC_POOL_MAIN_LOGS_BLOCKS_PER_REQUEST: perRequest };
+    const before = logsCalls();
+    const result = await stack.worker({ env }).runTask(r!.taskId);
+    assert.equal(result.kind === "completed" && result.outcome, "success");
+    // One call per block by default (cryo's inner request size 1); two calls of 50 blocks.
+    assert.equal(logsCalls() - before, perRequest === "" ? 100 : 2);
+  }
+});
+
 test("the worker runs with a database role limited to the queue tables (README boundary)", async () => {
   const role = `worker_q_${Date.now().toString(36)}`;
   await stack.sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'queue-only-pw'`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkRpcPoolSettings, rpcPoolLimits } from "./rpc-pools.ts";
+import { checkRpcPoolSettings, rpcPoolExtractSettings, rpcPoolLimits } from "./rpc-pools.ts";
 
 test("a pool's request limits come from TRACE_RPC_POOL_<POOL>_*; unset ones stay unset", () => {
   const env = {
@@ -18,6 +18,10 @@ test("a pool's request limits come from TRACE_RPC_POOL_<POOL>_*; unset ones stay
     maxResponseBytes: 1_048_576,
   });
   assert.deepEqual(rpcPoolLimits("other", env), { batchSize: 1 });
+  const logs = { ...env, TRACE_RPC_POOL_MY_POOL_LOGS_BLOCKS_PER_REQUEST: "100" };
+  assert.deepEqual(rpcPoolExtractSettings("my-pool", logs), { innerRequestSize: 100 });
+  assert.deepEqual(rpcPoolExtractSettings("other", logs), {});
+  assert.doesNotThrow(() => checkRpcPoolSettings(logs));
   assert.deepEqual(rpcPoolLimits("none", env), {});
   assert.deepEqual(rpcPoolLimits("my-pool", { TRACE_RPC_POOL_MY_POOL_BATCH_SIZE: "" }), {});
   assert.doesNotThrow(() => checkRpcPoolSettings(env));
@@ -44,6 +48,10 @@ test("bad limits and misspelt pool settings are config errors naming the variabl
     [{ TRACE_RPC_POOL_A_REQUESTS_PER_SECOND: "-1" }, /_A_REQUESTS_PER_SECOND/],
     [{ TRACE_RPC_POOL_A_REQUESTS_PER_SECOND: "1e3" }, /_A_REQUESTS_PER_SECOND/],
   ];
+  assert.throws(
+    () => checkRpcPoolSettings({ TRACE_RPC_POOL_A_LOGS_BLOCKS_PER_REQUEST: "0" }),
+    /TRACE_RPC_POOL_A_LOGS_BLOCKS_PER_REQUEST must be an integer from 1 to 1000000/,
+  );
   for (const [env, re] of bad) {
     assert.throws(() => rpcPoolLimits("a", env), re, JSON.stringify(env));
     assert.throws(() => checkRpcPoolSettings(env), re, JSON.stringify(env));

@@ -36,8 +36,18 @@ export interface RpcPoolLimits {
   maxResponseBytes?: number;
 }
 
+/**
+ * How extractions use a pool, beyond the client's limits: blocks per `eth_getLogs` call (cryo's
+ * `--inner-request-size`, default 1). Providers bill and limit per call, and on chains with few
+ * logs per block one block per call wastes most of both; a range the provider refuses as too
+ * large is split anyway. The rows are the same whatever the value.
+ */
+export interface RpcPoolExtractSettings {
+  innerRequestSize?: number;
+}
+
 interface LimitSetting {
-  key: keyof RpcPoolLimits;
+  key: keyof RpcPoolLimits | keyof RpcPoolExtractSettings;
   /** The parsed value, or undefined when the text is not acceptable. */
   parse: (raw: string) => number | undefined;
   expected: string;
@@ -79,17 +89,41 @@ const LIMIT_SETTINGS: Record<string, LimitSetting> = {
   },
 };
 
+const EXTRACT_SETTINGS: Record<string, LimitSetting> = {
+  LOGS_BLOCKS_PER_REQUEST: {
+    key: "innerRequestSize",
+    parse: integerIn(1_000_000),
+    expected: "an integer from 1 to 1000000",
+  },
+};
+
 /** The pool's limits; a set but unacceptable value is a config FatalError naming the variable. */
 export function rpcPoolLimits(pool: string, env: NodeJS.ProcessEnv = process.env): RpcPoolLimits {
+  return readSettings(pool, env, LIMIT_SETTINGS) as RpcPoolLimits;
+}
+
+/** The pool's extraction settings, read and checked like its limits. */
+export function rpcPoolExtractSettings(
+  pool: string,
+  env: NodeJS.ProcessEnv = process.env,
+): RpcPoolExtractSettings {
+  return readSettings(pool, env, EXTRACT_SETTINGS) as RpcPoolExtractSettings;
+}
+
+function readSettings(
+  pool: string,
+  env: NodeJS.ProcessEnv,
+  table: Record<string, LimitSetting>,
+): Record<string, number> {
   const prefix = poolEnvPrefix(pool);
-  const limits: RpcPoolLimits = {};
-  for (const [suffix, setting] of Object.entries(LIMIT_SETTINGS)) {
+  const out: Record<string, number> = {};
+  for (const [suffix, setting] of Object.entries(table)) {
     const name = `${prefix}_${suffix}`;
     const raw = env[name]?.trim();
     if (raw === undefined || raw === "") continue;
-    limits[setting.key] = parseLimit(name, raw, setting);
+    out[setting.key] = parseLimit(name, raw, setting);
   }
-  return limits;
+  return out;
 }
 
 function parseLimit(name: string, raw: string, setting: LimitSetting): number {
@@ -106,7 +140,8 @@ function parseLimit(name: string, raw: string, setting: LimitSetting): number {
  * checked where they are used (resolveRpcPool), as before.
  */
 export function checkRpcPoolSettings(env: NodeJS.ProcessEnv): void {
-  const suffixes = Object.keys(LIMIT_SETTINGS);
+  const settings = { ...LIMIT_SETTINGS, ...EXTRACT_SETTINGS };
+  const suffixes = Object.keys(settings);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(POOL_PREFIX) || name.endsWith("_URL")) continue;
     const suffix = suffixes.find(
@@ -118,8 +153,7 @@ export function checkRpcPoolSettings(env: NodeJS.ProcessEnv): void {
         { category: "config" },
       );
     const raw = value?.trim();
-    if (raw !== undefined && raw !== "")
-      parseLimit(name, raw, LIMIT_SETTINGS[suffix] as LimitSetting);
+    if (raw !== undefined && raw !== "") parseLimit(name, raw, settings[suffix] as LimitSetting);
   }
 }
 

@@ -1,6 +1,11 @@
 import { raceAbort } from "../core/abort.ts";
 import { FatalError } from "../core/errors.ts";
-import { resolveRpcPool, rpcPoolLimits } from "../core/rpc-pools.ts";
+import {
+  type RpcPoolExtractSettings,
+  resolveRpcPool,
+  rpcPoolExtractSettings,
+  rpcPoolLimits,
+} from "../core/rpc-pools.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/index.ts";
 
 /**
@@ -21,6 +26,11 @@ export class RpcPools {
   /** The pool's URLs (FatalError when the pool has none configured). */
   urls(pool: string): string[] {
     return resolveRpcPool(pool, this.env);
+  }
+
+  /** How extractions through this pool fetch (`TRACE_RPC_POOL_<POOL>_LOGS_BLOCKS_PER_REQUEST`). */
+  extractSettings(pool: string): RpcPoolExtractSettings {
+    return rpcPoolExtractSettings(pool, this.env);
   }
 
   client(pool: string): RpcClient {

@@ -180,7 +180,7 @@ async function execute(
         chainId: p.chain_id,
         range,
         sink,
-        options: deps.extractOptions,
+        options: { ...deps.extractOptions, ...deps.rpc.extractSettings(p.rpc_pool) },
         signal,
       });
     } else {
