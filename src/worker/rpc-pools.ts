@@ -10,9 +10,9 @@ import { RpcClient, type RpcClientOptions } from "../rpc/index.ts";
 
 /**
  * One RpcClient per pool for the worker's lifetime (keep-alive connections, endpoint health and
- * the pool's request limits carry over between tasks). Pool URLs and limits come from the
- * environment only (`TRACE_RPC_POOL_<POOL>_URL`, `…_MAX_CONCURRENT_REQUESTS`,
- * `…_REQUESTS_PER_SECOND`, `…_BATCH_SIZE`); a pool's own limits override `options`.
+ * the pool's request limits carry over between tasks). Pool URLs and settings come from the
+ * environment only (`TRACE_RPC_POOL_<POOL>_URL` and the settings in core/rpc-pools.ts); a
+ * pool's own limits override `options`.
  */
 export class RpcPools {
   private readonly clients = new Map<string, RpcClient>();
