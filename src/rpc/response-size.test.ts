@@ -2,35 +2,28 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FatalError } from "../core/errors.ts";
 import { RpcClient } from "./client.ts";
-import { answerFrom, syntheticChain } from "./testing/chain.ts";
-import { type FaultServer, startFaultServer } from "./testing/fault-server.ts";
+import type { FaultServer } from "./testing/fault-server.ts";
+import { withFaultServer } from "./testing/harness.ts";
 import type { RpcClientOptions } from "./types.ts";
 
-const FAST = { baseMs: 1, maxMs: 5 };
 const blockNumbers = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
 /**
- * A synthetic-chain server with two clients on it: one without a response limit (for the expected
- * answers) and one with `limited`'s options.
+ * A synthetic-chain server with two clients on it: one with `limited`'s options, and one
+ * without a response limit (for the expected answers).
  */
 async function withClients(
-  limited: Omit<RpcClientOptions, "urls">,
+  limited: Partial<RpcClientOptions>,
   run: (server: FaultServer, unlimited: RpcClient, limited: RpcClient) => Promise<void>,
 ): Promise<void> {
-  const server = await startFaultServer({ answer: answerFrom(syntheticChain()) });
-  const unlimited = new RpcClient({ urls: [server.url] });
-  const client = new RpcClient({
-    urls: [server.url],
-    backoff: FAST,
-    endpointCooldown: FAST,
-    ...limited,
+  await withFaultServer({}, limited, async (client, server) => {
+    const unlimited = new RpcClient({ urls: [server.url] });
+    try {
+      await run(server, unlimited, client);
+    } finally {
+      await unlimited.close();
+    }
   });
-  try {
-    await run(server, unlimited, client);
-  } finally {
-    await Promise.all([unlimited.close(), client.close()]);
-    await server.close();
-  }
 }
 
 test("a batch answer over maxResponseBytes is fetched again in halves, not counted against the endpoint", async () => {
@@ -72,18 +65,9 @@ test("an eth_getLogs range whose answer is over maxResponseBytes is split until 
 });
 
 test("an endless answer to a single call is cut off at maxResponseBytes and fails at once, fatally", async () => {
-  const server = await startFaultServer({
-    answer: answerFrom(syntheticChain()),
-    fault: () => ({ kind: "endless" }),
-  });
-  const client = new RpcClient({
-    urls: [server.url],
-    maxResponseBytes: 64 * 1024,
-    maxAttempts: 2,
-    backoff: FAST,
-    endpointCooldown: FAST,
-  });
-  try {
+  const endless = { fault: () => ({ kind: "endless" }) as const };
+  const opts = { maxResponseBytes: 64 * 1024, maxAttempts: 2 };
+  await withFaultServer(endless, opts, async (client, server) => {
     await assert.rejects(client.blockNumber(), (err: Error) => {
       // Asking again would get the same answer: no retries, and the knobs are named.
       assert.ok(err instanceof FatalError, String(err));
@@ -94,8 +78,5 @@ test("an endless answer to a single call is cut off at maxResponseBytes and fail
     });
     assert.equal(server.requests, 1);
     assert.equal(Object.values(client.stats().byEndpoint)[0]?.failures, 0);
-  } finally {
-    await client.close();
-    await server.close();
-  }
+  });
 });

@@ -3,30 +3,9 @@ import { describe, test } from "node:test";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { RpcClient } from "./client.ts";
 import { parseHexQuantity } from "./hex.ts";
-import { answerFrom, syntheticChain } from "./testing/chain.ts";
-import { type Fault, type FaultServerOptions, startFaultServer } from "./testing/fault-server.ts";
-
-const FAST = { baseMs: 1, maxMs: 5 };
-
-async function withServer<T>(
-  opts: Omit<FaultServerOptions, "answer">,
-  clientOpts: Partial<ConstructorParameters<typeof RpcClient>[0]>,
-  fn: (client: RpcClient, server: Awaited<ReturnType<typeof startFaultServer>>) => Promise<T>,
-): Promise<T> {
-  const server = await startFaultServer({ answer: answerFrom(syntheticChain()), ...opts });
-  const client = new RpcClient({
-    urls: [server.url],
-    backoff: FAST,
-    endpointCooldown: FAST,
-    ...clientOpts,
-  });
-  try {
-    return await fn(client, server);
-  } finally {
-    await client.close();
-    await server.close();
-  }
-}
+import { syntheticChain } from "./testing/chain.ts";
+import type { Fault } from "./testing/fault-server.ts";
+import { FAST, withFaultServer } from "./testing/harness.ts";
 
 /** Fail the first `times` requests with `fault`, then answer normally. */
 const firstN = (times: number, fault: Fault) => (n: number) => (n <= times ? fault : undefined);
@@ -61,7 +40,7 @@ const retryable: [string, Fault][] = [
 describe("retryable faults are retried and the result is correct", () => {
   for (const [name, fault] of retryable) {
     test(name, async () => {
-      await withServer({ fault: firstN(2, fault) }, {}, async (client, server) => {
+      await withFaultServer({ fault: firstN(2, fault) }, {}, async (client, server) => {
         const numbers = [100, 101, 102];
         const blocks = await client.getBlocks(numbers, true);
         assert.deepEqual(
@@ -76,7 +55,7 @@ describe("retryable faults are retried and the result is correct", () => {
   }
 
   test("a request timeout", async () => {
-    await withServer(
+    await withFaultServer(
       { fault: firstN(1, { kind: "hang" }) },
       { requestTimeoutMs: 300 },
       async (client, server) => {
@@ -88,7 +67,7 @@ describe("retryable faults are retried and the result is correct", () => {
   });
 
   test("only the failed items of a batch are resent", async () => {
-    await withServer(
+    await withFaultServer(
       { fault: firstN(1, { kind: "omit", only: (c) => c.params[0] === "0x2" }) },
       {},
       async (client, server) => {
@@ -123,7 +102,7 @@ describe("retryable faults are retried and the result is correct", () => {
 
 describe("bounded attempts", () => {
   test("a fault that persists ends in RetryableError after maxAttempts", async () => {
-    await withServer(
+    await withFaultServer(
       { fault: () => ({ kind: "status", status: 502 }) },
       { maxAttempts: 4 },
       async (client, server) => {
@@ -162,7 +141,7 @@ describe("fatal errors are not retried", () => {
   ];
   for (const [name, fault, message] of fatal) {
     test(name, async () => {
-      await withServer({ fault: () => fault }, {}, async (client, server) => {
+      await withFaultServer({ fault: () => fault }, {}, async (client, server) => {
         await assert.rejects(
           client.call("eth_getBlockByNumber", ["0x5", false]),
           (err: unknown) => {
