@@ -663,6 +663,38 @@ test("Ctrl-C stops trace extract cleanly: complete files only, reported; a rerun
   }
 });
 
+test("trace extract stops after 3 chunks in a row fail, listing what it did not attempt", async () => {
+  const dir = join(out, "streak");
+  const args = ["transactions", "--rpc", devnet.url, "--blocks", "13000:13100", "-c", "10"];
+  // Garbage receipts in the first three 10-block chunks: each fails after its retries.
+  devnet.setCorrupt({ receiptsBlockHashFor: [13_005, 13_015, 13_025] });
+  let r: Awaited<ReturnType<typeof cli>>;
+  try {
+    r = await cli([...args, "-o", dir, "--json", "--max-retries", "1", "--initial-backoff", "1"]);
+  } finally {
+    devnet.setCorrupt(undefined);
+  }
+  assert.equal(r.code, 1, r.stderr);
+  const s = JSON.parse(r.stdout) as CliSummary & { notAttempted: string[]; notStarted: string[] };
+  assert.deepEqual(
+    s.failed.map((f) => f.name),
+    [0, 1, 2].map((i) => name("transactions", 13_000 + 10 * i, 13_009 + 10 * i)),
+  );
+  assert.deepEqual(s.files, []);
+  assert.deepEqual(
+    s.notAttempted,
+    [3, 4, 5, 6, 7, 8, 9].map((i) => name("transactions", 13_000 + 10 * i, 13_009 + 10 * i)),
+  );
+  assert.match(
+    r.stderr,
+    /stopped: 3 chunks in a row failed, so the rest was not attempted \(7 chunk\(s\)\)/,
+  );
+  // A rerun with the node healthy again writes every chunk.
+  const again = await cli([...args, "-o", dir, "--json"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as CliSummary).files.length, 10);
+});
+
 test("trace extract to s3:// uploads the files, prints them, and leaves nothing on local disk", async () => {
   const bucket = await testBucket("extract-cli-s3");
   // A range no other test here writes, so its file names are unique to this run.

@@ -164,6 +164,9 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const files: ExtractedFile[] = [];
   const skipped: string[] = [];
   const failed: FailedChunk[] = [];
+  /** Left out after a streak of failures: chunk names, and whole datasets. */
+  const notAttempted: string[] = [];
+  const notStarted: string[] = [];
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
   const interrupt = onInterrupt();
   try {
@@ -198,8 +201,10 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
         exists: flags.overwrite
           ? undefined
           : async (name) => (await store.head(name)) !== undefined,
-        // Like cryo: a failed chunk does not stop the others; it is reported and exits 1.
+        // Like cryo: a failed chunk does not stop the others; it is reported and exits 1. Unlike
+        // cryo, a streak of failures (a node that went down) stops the run.
         continueAfterChunkFailure: true,
+        maxConsecutiveFailures: MAX_CONSECUTIVE_FAILURES,
       });
       for (const f of result.failed) {
         failed.push(f);
@@ -208,10 +213,23 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
           `error: ${describeError(f.error)} [${classify(f.error)}, ${errorCategory(f.error)}]\n`,
         );
       }
+      if (result.stopped) {
+        notAttempted.push(...result.stopped.notAttempted);
+        notStarted.push(...datasets.slice(datasets.indexOf(dataset) + 1));
+        break;
+      }
     }
     progress?.clear();
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify(summary(files, skipped, failed), null, 2)}\n`);
+      const out = { ...summary(files, skipped, failed), notAttempted, notStarted };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    }
+    if (notAttempted.length > 0 || notStarted.length > 0) {
+      const datasetsLeft =
+        notStarted.length > 0 ? `, datasets not started: ${notStarted.join(", ")}` : "";
+      process.stderr.write(
+        `stopped: ${MAX_CONSECUTIVE_FAILURES} chunks in a row failed, so the rest was not attempted (${notAttempted.length} chunk(s)${datasetsLeft}). Run the same command again to go on: existing files are skipped.\n`,
+      );
     }
     if (failed.length > 0) {
       process.stderr.write(
@@ -249,6 +267,9 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
     await store.close();
   }
 }
+
+/** Chunks failing in a row before `trace extract` stops (see ExtractionJob.maxConsecutiveFailures). */
+const MAX_CONSECUTIVE_FAILURES = 3;
 
 /**
  * SIGINT / SIGTERM stop the extraction cleanly: in-flight requests are abandoned and the files

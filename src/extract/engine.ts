@@ -82,6 +82,13 @@ export interface ExtractionJob {
    * is what a caller publishing one all-or-nothing version wants.
    */
   continueAfterChunkFailure?: boolean;
+  /**
+   * With `continueAfterChunkFailure`: stop once this many chunks in a row have failed. A node
+   * that went down fails every chunk, each only after its whole retry budget (over a minute),
+   * so going on through a long range would take hours to report what the first few showed.
+   * The chunks not attempted are listed in the result's `stopped`.
+   */
+  maxConsecutiveFailures?: number;
 }
 
 export interface FailedChunk {
@@ -96,6 +103,8 @@ export interface ExtractionResult {
   skipped: string[];
   /** Only non-empty with `continueAfterChunkFailure`. */
   failed: FailedChunk[];
+  /** Set when `maxConsecutiveFailures` chunks failed in a row: the chunks left unattempted. */
+  stopped?: { consecutiveFailures: number; notAttempted: string[] };
 }
 
 /** A chunk failure: keeps the cause's class and category, names the chunk. */
@@ -310,10 +319,15 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     return run;
   };
 
+  let failureStreak = 0;
+  const tooManyFailures = () =>
+    job.maxConsecutiveFailures !== undefined && failureStreak >= job.maxConsecutiveFailures;
+
   /** Records a chunk whose file was written completely (once). */
   const recordFile = (run: Running, put: PutResult): void => {
     if (run.recorded) return;
     run.recorded = true;
+    failureStreak = 0;
     const { chunk } = run;
     rowsDone += run.rows;
     const file: ExtractedFile = {
@@ -340,6 +354,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
       const chunkFailure = error ?? chunkError(chunk.name, new Error("no write result"));
       if (!job.continueAfterChunkFailure) throw chunkFailure;
       failed.push({ name: chunk.name, blocks: [chunk.start, chunk.end], error: chunkFailure });
+      failureStreak++;
       blocksDone += chunk.end - chunk.start + 1 - run.chunkBlocksDone;
       if (!run.rowsComplete) {
         // It stopped inside its blocks: restart fetching after it (its groups' rows are dropped).
@@ -355,6 +370,18 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   // fetching and building the next instead of stalling the prefetch window.
   let previous: Running | undefined;
   let current: Running | undefined;
+  /** Index of the first chunk not settled when too many failed in a row. */
+  let stoppedAt: number | undefined;
+  /** Stops the open chunks and waits for them; one that completed anyway is still recorded. */
+  const closeOpen = async () => {
+    for (const run of [previous, current]) {
+      if (!run) continue;
+      run.cancel();
+      const { put, error: writeError } = await run.written;
+      if (put && !writeError) recordFile(run, put);
+    }
+    previous = current = undefined;
+  };
   try {
     for (let index = 0; index < todo.length; index++) {
       current = start(todo[index] as PlannedChunk, index);
@@ -363,25 +390,32 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
         await Promise.race([current.rowsDone, current.written, previous.written]);
         await settle(previous);
         previous = undefined;
+        if (tooManyFailures()) {
+          stoppedAt = index;
+          break;
+        }
       }
       await Promise.race([current.rowsDone, current.written]);
       if (current.rowsComplete) previous = current;
       else await settle(current);
       current = undefined;
+      if (tooManyFailures()) {
+        stoppedAt = index + 1;
+        break;
+      }
     }
-    if (previous) await settle(previous);
-    previous = undefined;
+    if (stoppedAt === undefined && previous) await settle(previous);
+    await closeOpen();
   } catch (error) {
     // Nothing may still be writing once this returns: stop and wait for open chunks.
-    for (const run of [previous, current]) {
-      if (!run) continue;
-      run.cancel();
-      const { put, error: writeError } = await run.written;
-      if (put && !writeError) recordFile(run, put);
-    }
+    await closeOpen();
     throw error;
   } finally {
     await groups.return(undefined);
   }
-  return { files, skipped, failed };
+  if (stoppedAt === undefined) return { files, skipped, failed };
+  const done = new Set([...files, ...failed].map((f) => f.name));
+  const notAttempted = todo.slice(stoppedAt).flatMap((c) => (done.has(c.name) ? [] : [c.name]));
+  const consecutiveFailures = job.maxConsecutiveFailures ?? failureStreak;
+  return { files, skipped, failed, stopped: { consecutiveFailures, notAttempted } };
 }
