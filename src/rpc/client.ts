@@ -14,6 +14,7 @@ import {
   type JsonRpcErrorObject,
   LogRangeTooLargeError,
   MethodUnsupportedError,
+  NotJsonRpcError,
   ResponseTooLargeError,
 } from "./errors.ts";
 import { isHexQuantity, parseHexQuantity, toHexQuantity } from "./hex.ts";
@@ -456,6 +457,12 @@ export class RpcClient {
       // The caller gave up (its task was aborted): no retry, no verdict on the endpoint.
       throwIfAborted(signal);
 
+      if (transportFailure instanceof NotJsonRpcError) {
+        // A misconfigured URL in a pool: leave that endpoint out and ask the others at once
+        // (pickEndpoint throws this error once no endpoint is left).
+        ep.broken = transportFailure;
+        continue;
+      }
       if (transportFailure instanceof ResponseTooLargeError) {
         // Resending the same request cannot fit: split it, or (one call) fail at once below.
         if (pending.length > 1) return await this.executeHalves(calls, pending, results, signal);
@@ -619,7 +626,9 @@ export class RpcClient {
    * several failures in a row), so one flaky answer does not stall the whole pool.
    */
   private pickEndpoint(methods: string[]): { ep: Endpoint; waitMs: number } {
-    const candidates = this.endpoints.filter((e) => !methods.some((m) => e.unsupported.has(m)));
+    const usable = this.endpoints.filter((e) => e.broken === undefined);
+    if (usable.length === 0) throw this.endpoints[0]!.broken!;
+    const candidates = usable.filter((e) => !methods.some((m) => e.unsupported.has(m)));
     if (candidates.length === 0) {
       throw new MethodUnsupportedError(
         methods[0]!,

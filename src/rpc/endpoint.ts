@@ -6,7 +6,7 @@ import { isAscii } from "node:buffer";
 import { type Dispatcher, request } from "undici";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { redactUrl } from "../core/rpc-pools.ts";
-import { ResponseTooLargeError, transportError } from "./errors.ts";
+import { NotJsonRpcError, ResponseTooLargeError, transportError } from "./errors.ts";
 import type { EndpointStats } from "./types.ts";
 
 /** 429: carries the server's Retry-After so the pool can honour it. */
@@ -44,6 +44,8 @@ export class Endpoint {
   /** performance.now() until which nobody should use it (Retry-After, or it looks down). */
   hardUntil = 0;
   readonly unsupported = new Set<string>();
+  /** Set when the endpoint is not a JSON-RPC endpoint at all: it is not used any more. */
+  broken: NotJsonRpcError | undefined;
   requests = 0;
   failures = 0;
 
@@ -183,9 +185,8 @@ export class Endpoint {
       // No JSON text starts with "<": this is a web page (the URL names a website, not the node's
       // JSON-RPC endpoint), and asking again for minutes would only delay saying so.
       if (/^\s*</.test(text.slice(0, 256)))
-        throw new FatalError(
+        throw new NotJsonRpcError(
           `${where}: answered with an HTML page (HTTP ${status}), not JSON-RPC: is the URL the node's JSON-RPC endpoint?`,
-          { category: "rpc_not_json_rpc" },
         );
       throw new RetryableError(
         `${where}: invalid or truncated JSON in response (${text.length} bytes)`,

@@ -52,6 +52,17 @@ export class ResponseTooLargeError extends FatalError {
   }
 }
 
+/**
+ * The endpoint answered with something that is not JSON-RPC at all (an HTML page): its URL names
+ * a website, not a node. The endpoint is left out of its pool from then on; the error is only
+ * thrown to the caller when no endpoint is left.
+ */
+export class NotJsonRpcError extends FatalError {
+  constructor(message: string) {
+    super(message, { category: "rpc_not_json_rpc" });
+  }
+}
+
 export type JsonRpcErrorKind = "retryable" | "fatal" | "unsupported" | "too_large";
 
 // "limit exceeded"-style throttling; the same request will succeed later.

@@ -41,6 +41,33 @@ describe("endpoint pool", () => {
     }
   });
 
+  test("an endpoint answering with an HTML page is left out of the pool at once, without a retry", async () => {
+    const chain = syntheticChain();
+    const website = await startFaultServer({
+      answer: answerFrom(chain),
+      fault: () => ({ kind: "status", status: 200, body: "<!DOCTYPE html><html></html>" }),
+    });
+    const good = await startFaultServer({ answer: answerFrom(chain) });
+    const client = new RpcClient({
+      urls: [website.url, good.url],
+      batchSize: 1,
+      maxConcurrentRequests: 1,
+      maxAttempts: 1, // no retry is needed: the call moves on to the other endpoint
+      backoff: FAST,
+      endpointCooldown: FAST,
+    });
+    try {
+      assert.equal((await client.getBlocks([1, 2, 3, 4, 5, 6], false)).length, 6);
+      assert.equal(website.requests, 1, "asked once, then left out");
+      assert.equal(good.requests, 6);
+      assert.equal(client.stats().retries, 0);
+    } finally {
+      await client.close();
+      await website.close();
+      await good.close();
+    }
+  });
+
   test("healthy endpoints share the load round-robin", async () => {
     const chain = syntheticChain();
     const a = await startFaultServer({ answer: answerFrom(chain) });
