@@ -429,6 +429,8 @@ export class RpcClient {
     const lastError: (Error | undefined)[] = new Array(calls.length);
     let pending = calls.map((_, i) => i);
     let attempt = 1;
+    /** Single-call answers over maxResponseBytes so far (see below). */
+    let tooLargeAnswers = 0;
     for (;;) {
       const methods = [...new Set(pending.map((i) => calls[i]!.method))];
       const ids = pending.map(() => this.nextId++);
@@ -468,6 +470,10 @@ export class RpcClient {
         if (pending.length > 1) return await this.executeHalves(calls, pending, results, signal);
         const call = calls[pending[0]!]!;
         if (call.splittable) throw new LogRangeTooLargeError(transportFailure.message);
+        // One endpoint of a pool may be the one sending garbage: each other one gets one try.
+        if (++tooLargeAnswers < this.endpoints.filter((e) => e.broken === undefined).length)
+          continue;
+        throw transportFailure;
       }
 
       let failed = false;

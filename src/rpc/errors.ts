@@ -43,8 +43,9 @@ export class LogRangeTooLargeError extends RetryableError {
 /**
  * A response body over the client's `maxResponseBytes`, cut off. The client sends a batch again
  * in halves and splits an eth_getLogs range, without holding it against the endpoint. A single
- * call whose answer is still too large fails at once: asking again gets the same answer, and
- * retries (with the endpoint backed off for them) would only stall every other call for minutes.
+ * call whose answer is still too large fails once every endpoint of the pool has sent one such
+ * answer (one of them may be a broken proxy): asking again gets the same answer, and retries
+ * (with the endpoint backed off for them) would only stall every other call for minutes.
  */
 export class ResponseTooLargeError extends FatalError {
   constructor(message: string) {

@@ -80,3 +80,22 @@ test("an endless answer to a single call is cut off at maxResponseBytes and fail
     assert.equal(Object.values(client.stats().byEndpoint)[0]?.failures, 0);
   });
 });
+
+test("in a pool, an endpoint with an endless answer is passed over: the others are asked once", async () => {
+  await withFaultServer({ fault: () => ({ kind: "endless" }) }, {}, async (_client, endless) => {
+    await withFaultServer({}, {}, async (_other, good) => {
+      const pool = new RpcClient({
+        urls: [endless.url, good.url],
+        maxResponseBytes: 64 * 1024,
+        maxAttempts: 1,
+      });
+      try {
+        assert.equal(await pool.blockNumber(), 10_000);
+        assert.equal(endless.requests, 1);
+        assert.equal(good.requests, 1);
+      } finally {
+        await pool.close();
+      }
+    });
+  });
+});
