@@ -466,7 +466,7 @@ export class RpcClient {
         continue;
       }
       if (transportFailure instanceof ResponseTooLargeError) {
-        // Resending the same request cannot fit: split it, or (one call) fail at once below.
+        // Resending the same request cannot fit: split it; a single call cannot be split.
         if (pending.length > 1) return await this.executeHalves(calls, pending, results, signal);
         const call = calls[pending[0]!]!;
         if (call.splittable) throw new LogRangeTooLargeError(transportFailure.message);
