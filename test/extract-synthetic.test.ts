@@ -616,6 +616,43 @@ function localFilesNamed(names: Set<string>): string[] {
   return found;
 }
 
+test("Ctrl-C while a silent node is asked for its chain id exits at once, not after the retries", async () => {
+  // Accepts connections and never answers: eth_chainId would time out 4 × 10 s.
+  const silent = createServer();
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const { port } = silent.address() as AddressInfo;
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, "bin", "trace.js"),
+        "extract",
+        "blocks",
+        "--rpc",
+        `http://127.0.0.1:${port}`,
+        "--blocks",
+        "1:5",
+        "-o",
+        join(out, "silent"),
+      ],
+      { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr.resume();
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    await new Promise((r) => setTimeout(r, 1_000));
+    child.kill("SIGINT");
+    // Far below the 40 s the start-up questions could take: the interrupt ended them.
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r("still running after 20 s"), 20_000)),
+    ]);
+    child.kill("SIGKILL");
+    assert.equal(code, 130);
+  } finally {
+    silent.close();
+  }
+});
+
 test("Ctrl-C stops trace extract cleanly: complete files only, reported; a rerun goes on", async () => {
   // Answers held 50 ms, so the six files take seconds and the signal lands mid-run.
   const slow = await startDevnet({ chain: CHAIN, latencyMs: 50 });

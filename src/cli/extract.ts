@@ -170,10 +170,7 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
   const interrupt = onInterrupt();
   try {
-    const { chainId, range } = await raceAbort(
-      checkNode(flags.rpc, flags.blocks),
-      interrupt.signal,
-    );
+    const { chainId, range } = await checkNode(flags.rpc, flags.blocks, interrupt.signal);
     for (const dataset of datasets) {
       const result = await runExtraction({
         rpc,
@@ -306,6 +303,7 @@ const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 async function checkNode(
   urls: string[],
   blocks: BlockRangeArg,
+  signal: AbortSignal,
 ): Promise<{ chainId: number; range: [number, number] }> {
   const quick = new RpcClient({
     urls,
@@ -315,7 +313,13 @@ async function checkNode(
     endpointCooldown: { baseMs: 500, maxMs: 2_000 },
   });
   try {
-    return { chainId: await quick.chainId(), range: await resolveRange(quick, blocks) };
+    const ask = async () => ({
+      chainId: await quick.chainId(),
+      range: await resolveRange(quick, blocks),
+    });
+    // On an interrupt this returns at once and the client is closed below, which ends its
+    // requests and retries: the process exits now, not when the last attempt times out.
+    return await raceAbort(ask(), signal);
   } finally {
     await quick.close();
   }
