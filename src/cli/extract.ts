@@ -169,6 +169,18 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
   const notStarted: string[] = [];
   const progress = process.stderr.isTTY ? new ProgressLine() : undefined;
   const interrupt = onInterrupt();
+  /** The `--json` summary: always the same fields, plus the error that ended the run if any. */
+  const printJson = (error?: unknown) => {
+    const out = {
+      files: files.map((f) => ({ key: f.key, rows: f.rows, bytes: f.size, sha256: f.sha256 })),
+      skipped,
+      failed: failed.map((f) => ({ name: f.name, blocks: f.blocks, error: errorJson(f.error) })),
+      notAttempted,
+      notStarted,
+      ...(error === undefined ? {} : { error: errorJson(error) }),
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  };
   try {
     const { chainId, range } = await checkNode(flags.rpc, flags.blocks, interrupt.signal);
     for (const dataset of datasets) {
@@ -217,10 +229,7 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
       }
     }
     progress?.clear();
-    if (flags.json) {
-      const out = { ...summary(files, skipped, failed), notAttempted, notStarted };
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    }
+    if (flags.json) printJson();
     if (notAttempted.length > 0 || notStarted.length > 0) {
       const datasetsLeft =
         notStarted.length > 0 ? `, datasets not started: ${notStarted.join(", ")}` : "";
@@ -239,21 +248,13 @@ async function runExtractCommand(datasetNames: string[], flags: ExtractFlags): P
     progress?.clear();
     if (interrupt.signal.aborted) {
       // Whatever was being written was discarded (no partial or temporary file is left).
-      if (flags.json) {
-        process.stdout.write(
-          `${JSON.stringify({ ...summary(files, skipped, failed), error: errorJson(interrupt.signal.reason) }, null, 2)}\n`,
-        );
-      }
+      if (flags.json) printJson(interrupt.signal.reason);
       process.stderr.write(
         `interrupted: ${files.length} file(s) written, ${skipped.length} skipped; the file(s) in progress were discarded. Run the same command again to go on: existing files are skipped.\n`,
       );
       return interrupt.exitCode;
     }
-    if (flags.json) {
-      process.stdout.write(
-        `${JSON.stringify({ ...summary(files, skipped, failed), error: errorJson(err) }, null, 2)}\n`,
-      );
-    }
+    if (flags.json) printJson(err);
     process.stderr.write(
       `error: ${describeError(err)} [${classify(err)}, ${errorCategory(err)}]\n`,
     );
@@ -344,14 +345,6 @@ async function resolveRange(
   throw beyond(
     `--blocks ${start}:${endArg} ends at block ${endArg - 1}, but the node's latest block is ${head} (blocks ${head + 1}..${endArg - 1} do not exist yet): end it at ${head + 1} at most, or use ${start}:latest`,
   );
-}
-
-function summary(files: ExtractedFile[], skipped: string[], failed: FailedChunk[]) {
-  return {
-    files: files.map((f) => ({ key: f.key, rows: f.rows, bytes: f.size, sha256: f.sha256 })),
-    skipped,
-    failed: failed.map((f) => ({ name: f.name, blocks: f.blocks, error: errorJson(f.error) })),
-  };
 }
 
 function errorJson(err: unknown) {
