@@ -104,7 +104,7 @@ export interface ExtractionResult {
   /** Only non-empty with `continueAfterChunkFailure`. */
   failed: FailedChunk[];
   /** Set when `maxConsecutiveFailures` chunks failed in a row: the chunks left unattempted. */
-  stopped?: { consecutiveFailures: number; notAttempted: string[] };
+  stopped?: { notAttempted: string[] };
 }
 
 /** A chunk failure: keeps the cause's class and category, names the chunk. */
@@ -416,6 +416,5 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   if (stoppedAt === undefined) return { files, skipped, failed };
   const done = new Set([...files, ...failed].map((f) => f.name));
   const notAttempted = todo.slice(stoppedAt).flatMap((c) => (done.has(c.name) ? [] : [c.name]));
-  const consecutiveFailures = job.maxConsecutiveFailures ?? failureStreak;
-  return { files, skipped, failed, stopped: { consecutiveFailures, notAttempted } };
+  return { files, skipped, failed, stopped: { notAttempted } };
 }
