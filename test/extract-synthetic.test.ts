@@ -264,20 +264,23 @@ test("an output folder that cannot be created fails at once, naming it", {
   assert.match(r.stderr, /1 chunk\(s\) failed, 0 written/);
 });
 
+/** `trace extract` arguments for blocks 1..4 from `rpc` into `dir` (for nodes that never answer). */
+const fewBlocksFrom = (rpc: string, dir: string) => [
+  "blocks",
+  "--rpc",
+  rpc,
+  "--blocks",
+  "1:5",
+  "-o",
+  join(out, dir),
+];
+
 test("an --rpc nobody answers at is reported after the short start-up budget, not minutes", async () => {
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
   const { port } = closed.address() as AddressInfo;
   await new Promise((resolve) => closed.close(resolve)); // connections to it are now refused
-  const args = [
-    "blocks",
-    "--rpc",
-    `http://127.0.0.1:${port}`,
-    "--blocks",
-    "1:5",
-    "-o",
-    join(out, "refused"),
-  ];
+  const args = fewBlocksFrom(`http://127.0.0.1:${port}`, "refused");
   const r = await cli(args, process.env, 60_000);
   assert.equal(r.code, 1, r.stderr);
   assert.match(
@@ -619,6 +622,7 @@ function localFilesNamed(names: Set<string>): string[] {
 test("Ctrl-C while a silent node is asked for its chain id exits at once, not after the retries", async () => {
   // Accepts connections and never answers: eth_chainId would time out 4 × 10 s.
   const silent = createServer();
+  const asked = new Promise((resolve) => silent.once("connection", resolve));
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   const { port } = silent.address() as AddressInfo;
   try {
@@ -627,19 +631,14 @@ test("Ctrl-C while a silent node is asked for its chain id exits at once, not af
       [
         join(root, "bin", "trace.js"),
         "extract",
-        "blocks",
-        "--rpc",
-        `http://127.0.0.1:${port}`,
-        "--blocks",
-        "1:5",
-        "-o",
-        join(out, "silent"),
+        ...fewBlocksFrom(`http://127.0.0.1:${port}`, "silent"),
       ],
       { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
     );
     child.stderr.resume();
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Once it asks, its interrupt handler is installed (before the first question).
+    await asked;
     child.kill("SIGINT");
     // Far below the 40 s the start-up questions could take: the interrupt ended them.
     const code = await Promise.race([
