@@ -19,6 +19,8 @@ import {
 } from "./errors.ts";
 import { isHexQuantity, parseHexQuantity, toHexQuantity } from "./hex.ts";
 import { backoffDelay, RateLimiter, Semaphore, sleep, throwIfAborted } from "./limits.ts";
+import { checkLogColumns, LogColumns } from "./log-columns.ts";
+import { decodeLogsResponse } from "./logs-decode.ts";
 import type {
   LogFilter,
   RpcBlock,
@@ -50,6 +52,11 @@ interface Call {
   optional?: boolean;
   /** eth_getLogs: a "too many results" answer is thrown at once so the caller can split. */
   splittable?: boolean;
+  /**
+   * Decodes the whole response body of a batch of such calls without JSON.parse (undefined: not
+   * in the form it takes, parse it as JSON). `validate` then gets either kind of result.
+   */
+  decode?: (body: Buffer) => unknown;
 }
 
 interface ResponseItem {
@@ -303,6 +310,45 @@ export class RpcClient {
     }
   }
 
+  /**
+   * getLogsMany's logs as columns (LogColumns), each list in (block, logIndex) order. The
+   * answers are decoded from the response bytes without JSON.parse when they are in the usual
+   * form (logs-decode.ts), and checked by the same rules. Filters by block range only.
+   */
+  async getLogsColumnar(
+    filters: readonly { fromBlock: number; toBlock: number }[],
+    opts: CallOptions = {},
+  ): Promise<LogColumns[]> {
+    const calls = filters.map((f) => this.logsColumnarCall(f));
+    try {
+      return (await this.run(calls, this.heavyBatchSize, opts.signal)) as LogColumns[];
+    } catch (err) {
+      if (!(err instanceof LogRangeTooLargeError)) throw err;
+      // The node refused a range: getLogs splits it until it fits (the rare path, via JSON).
+      return await Promise.all(
+        filters.map(async (f) => {
+          const logs = await this.getLogs({ fromBlock: f.fromBlock, toBlock: f.toBlock }, opts);
+          return checkLogColumns(logColumnsOf(logs), f, (n) => this.knownHashes.get(n));
+        }),
+      );
+    }
+  }
+
+  private logsColumnarCall(filter: LogFilter): Call {
+    const call = this.logsCall({ fromBlock: filter.fromBlock, toBlock: filter.toBlock });
+    const known = (n: number) => this.knownHashes.get(n);
+    return {
+      ...call,
+      decode: decodeLogsResponse,
+      validate: (r) =>
+        checkLogColumns(
+          r instanceof LogColumns ? r : logColumnsOf(validateLogs(r, filter, known)),
+          filter,
+          known,
+        ),
+    };
+  }
+
   /** One eth_getLogs call, its arguments checked and its answer validated. */
   private logsCall(filter: LogFilter): Call {
     blockNumberArg(filter.fromBlock, "getLogs fromBlock");
@@ -450,7 +496,7 @@ export class RpcClient {
         if (this.rateLimiter) await this.rateLimiter.take();
         this.counters.requests++;
         this.counters.calls += pending.length;
-        response = await ep.post(body, describeCalls(calls, pending), signal);
+        response = await ep.post(body, describeCalls(calls, pending), signal, batchDecoder(calls));
       } catch (err) {
         transportFailure = err;
       } finally {
@@ -653,6 +699,22 @@ export class RpcClient {
     for (const ep of candidates) if (ep.openUntil < soonest.openUntil) soonest = ep;
     return { ep: soonest, waitMs: soonest.hardUntil - now };
   }
+}
+
+/** The body decoder of a batch, when all its calls have the same one. */
+function batchDecoder(calls: Call[]): ((body: Buffer) => unknown) | undefined {
+  const decode = calls[0]?.decode;
+  return decode && calls.every((c) => c.decode === decode) ? decode : undefined;
+}
+
+/** Logs validateLogs accepted, as columns. */
+function logColumnsOf(logs: readonly RpcLog[]): LogColumns {
+  const cols = LogColumns.fromJson(logs);
+  if (cols === undefined)
+    throw new FatalError("eth_getLogs: a block number or log index of 2^32 or more", {
+      category: "invalid_rpc_response",
+    });
+  return cols;
 }
 
 /** Map response items by id; "*" holds a single error answering a whole batch. */

@@ -123,11 +123,17 @@ export class Endpoint {
   }
 
   /**
-   * POST one JSON-RPC body; returns the parsed JSON. Throws RetryableError for throttling,
+   * POST one JSON-RPC body; returns the parsed JSON, or what `decode` made of a 2xx body (when
+   * it returns undefined, the body is parsed as JSON as usual). Throws RetryableError for throttling,
    * 5xx, timeouts, connection errors and unparsable bodies; FatalError for other HTTP errors.
    * `context` names the call(s) for error messages.
    */
-  async post(body: string, context: string, signal?: AbortSignal): Promise<unknown> {
+  async post(
+    body: string,
+    context: string,
+    signal?: AbortSignal,
+    decode?: (body: Buffer) => unknown,
+  ): Promise<unknown> {
     this.requests++;
     const where = `${context} via ${this.label}`;
     const controller = new AbortController();
@@ -140,7 +146,7 @@ export class Endpoint {
     const onAbort = () => controller.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     let status: number;
-    let text: string;
+    let bytes: Buffer;
     let retryAfter: string | string[] | undefined;
     try {
       const res = await request(this.url, {
@@ -154,7 +160,7 @@ export class Endpoint {
       });
       status = res.statusCode;
       retryAfter = res.headers["retry-after"];
-      text = decodeBody(Buffer.from(await res.body.arrayBuffer()));
+      bytes = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE")
         throw new ResponseTooLargeError(
@@ -175,6 +181,11 @@ export class Endpoint {
     if (status >= 500 || status === 408 || status === 425) {
       throw new RetryableError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
     }
+    if (decode && status >= 200 && status < 300) {
+      const decoded = decode(bytes);
+      if (decoded !== undefined) return decoded;
+    }
+    const text = decodeBody(bytes);
     let json: unknown;
     try {
       json = JSON.parse(text);

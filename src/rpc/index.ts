@@ -10,6 +10,7 @@ export {
   parseHexQuantity,
   toHexQuantity,
 } from "./hex.ts";
+export { LogColumns } from "./log-columns.ts";
 export type {
   EndpointStats,
   LogFilter,
