@@ -17,7 +17,7 @@ import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { classify } from "../src/core/errors.ts";
 import { datasetUuid, datasetVersion, versionPrefix } from "../src/core/ids.ts";
 import { type Devnet, startDevnet } from "../src/devnet/server.ts";
-import { extractRange, runExtraction } from "../src/extract/index.ts";
+import { type DatasetOptions, extractRange, runExtraction } from "../src/extract/index.ts";
 import { collectBytes } from "../src/parquet/encoder.ts";
 import { testCompressors } from "../src/parquet/lz4-raw.ts";
 import { RpcClient } from "../src/rpc/index.ts";
@@ -420,6 +420,58 @@ test("--inner-request-size changes the eth_getLogs calls, not the file", async (
   ]);
   assert.equal(calls() - before, 2);
   assert.equal(one, fifty);
+});
+
+test("logs decoded from the response bytes: the same files as through JSON.parse", async () => {
+  const client = new RpcClient({ urls: [devnet.url] });
+  let columnarCalls = 0;
+  // The same client; one view of it without getLogsColumnar, which makes the dataset use JSON.
+  const viaJson = {
+    getBlocks: client.getBlocks.bind(client),
+    getBlocksWithReceipts: client.getBlocksWithReceipts.bind(client),
+    getLogsMany: client.getLogsMany.bind(client),
+  };
+  const viaBytes = {
+    ...viaJson,
+    getLogsColumnar: (...args: Parameters<RpcClient["getLogsColumnar"]>) => {
+      columnarCalls++;
+      return client.getLogsColumnar(...args);
+    },
+  };
+  const sha = async (rpc: typeof viaJson, options: DatasetOptions) => {
+    const sums: string[] = [];
+    await runExtraction({
+      rpc,
+      dataset: "logs",
+      chainId: 31337,
+      range: [START, START + 150],
+      options: { chunkSize: 100, ...options },
+      write: async (_n, body) => {
+        const bytes = await collectBytes(body);
+        sums.push(createHash("sha256").update(bytes).digest("hex"));
+        return { key: _n, size: bytes.length, sha256: sums.at(-1) as string };
+      },
+    });
+    return sums;
+  };
+  try {
+    const variants: DatasetOptions[] = [
+      {},
+      { hex: true },
+      { columns: ["all"] },
+      { columns: ["topic3", "data", "n_data_bytes"], hex: true },
+      { innerRequestSize: 7 },
+    ];
+    for (const options of variants) {
+      const before = columnarCalls;
+      const bytes = await sha(viaBytes, options);
+      assert.ok(columnarCalls > before, `getLogsColumnar used for ${JSON.stringify(options)}`);
+      assert.deepEqual(bytes, await sha(viaJson, options), JSON.stringify(options));
+      assert.equal(bytes.length, 2);
+    }
+  } finally {
+    await client.close();
+  }
 });
 
 test("TRACE_MEMORY=lean (V8 collects sooner) writes the same bytes as the default", async () => {

@@ -10,7 +10,7 @@ import {
   newColumn,
   type U64Column,
 } from "../parquet/columns.ts";
-import type { AnyDataset, ColumnSpec, RowContext } from "./types.ts";
+import type { AnyDataset, BulkValues, ColumnSpec, RowContext } from "./types.ts";
 import {
   badValue,
   parseU256,
@@ -128,6 +128,11 @@ export interface RowLayout<R> {
   readonly byteSize: number;
   append(row: R, ctx: RowContext): void;
   /**
+   * Append `count` rows given as columns (DatasetDef.columnarRows), through every selected
+   * column's `bulk` getter. Present only when every selected column has one.
+   */
+  appendBulk?(rows: unknown, count: number, ctx: RowContext): void;
+  /**
    * The buffered rows as one record batch; the buffers start over empty. Throws (a FatalError
    * naming the column) if a binary value turned out malformed; then call `discardBatch`.
    */
@@ -145,6 +150,8 @@ export function compileLayout<R>(
   const fields: Field[] = [];
   const builders: ColumnBuilder[] = [];
   const writers: ((row: R, ctx: RowContext) => void)[] = [];
+  /** One per selected column while every one so far has a bulk getter; undefined after that. */
+  let bulkWriters: BulkWriter[] | undefined = [];
   const add = (name: string, type: ColumnType) => {
     const b = newColumn(type);
     fields.push(new Field(name, arrowType(type), true));
@@ -160,15 +167,30 @@ export function compileLayout<R>(
     if (!selected.includes(spec.name)) continue;
     const name = spec.name;
     const get = spec.get;
+    const bulk = spec.bulk as ((rows: unknown, ctx: RowContext) => BulkValues) | undefined;
+    if (
+      !bulk ||
+      spec.kind === "u256" ||
+      spec.kind === "string" ||
+      spec.kind === "f64" ||
+      spec.kind === "bool"
+    )
+      bulkWriters = undefined;
     switch (spec.kind) {
       case "u32": {
         const b = add(name, "u32") as FixedColumn;
         writers.push((r, c) => writeU32(b, name, get(r, c)));
+        bulkWriters?.push((rows, n, c) =>
+          b.appendMany(bulkOf(name, "u32", bulk, rows, n, c).values),
+        );
         break;
       }
       case "u64": {
         const b = add(name, "u64") as U64Column;
         writers.push((r, c) => writeU64(b, name, get(r, c)));
+        bulkWriters?.push((rows, n, c) =>
+          b.appendRepeated(bulkOf(name, "u64-constant", bulk, rows, n, c).value, n),
+        );
         break;
       }
       case "f64": {
@@ -190,6 +212,7 @@ export function compileLayout<R>(
         const b = add(name, binaryType) as BytesColumn;
         if (!enc.hex) deferred.push([name, b]);
         writers.push((r, c) => writeBin(b, name, get(r, c)));
+        bulkWriters?.push((rows, n, c) => appendBytes(b, name, bulk, rows, n, c));
         break;
       }
       case "u256":
@@ -213,6 +236,14 @@ export function compileLayout<R>(
       for (const w of writers) w(row, ctx);
       rows++;
     },
+    ...(bulkWriters
+      ? {
+          appendBulk(source: unknown, count: number, ctx: RowContext) {
+            for (const w of bulkWriters as BulkWriter[]) w(source, count, ctx);
+            rows += count;
+          },
+        }
+      : {}),
     takeBatch() {
       // Every check first (nothing is finished yet, so a failed batch can still be discarded).
       for (const [name, b] of deferred) {
@@ -233,6 +264,45 @@ export function compileLayout<R>(
       rows = 0;
     },
   };
+}
+
+type BulkWriter = (rows: unknown, count: number, ctx: RowContext) => void;
+type BulkGetter = ((rows: unknown, ctx: RowContext) => BulkValues) | undefined;
+
+/** A column's bulk values, checked to be of the kind and length its builder takes. */
+function bulkOf<K extends BulkValues["kind"]>(
+  column: string,
+  kind: K,
+  bulk: BulkGetter,
+  rows: unknown,
+  count: number,
+  ctx: RowContext,
+): Extract<BulkValues, { kind: K }> {
+  const v = bulk?.(rows, ctx);
+  if (v?.kind !== kind || (v.kind === "u32" && v.values.length !== count))
+    throw new FatalError(`column ${column}: bulk values of the wrong kind or length`, {
+      category: "internal",
+    });
+  return v as Extract<BulkValues, { kind: K }>;
+}
+
+function appendBytes(
+  b: BytesColumn,
+  column: string,
+  bulk: BulkGetter,
+  rows: unknown,
+  count: number,
+  ctx: RowContext,
+): void {
+  const v = bulk?.(rows, ctx);
+  if (v?.kind === "fixed-bytes" && (v.present === undefined || v.present.length === count))
+    b.appendFixedWidth(v.data, v.start, v.width, count, v.present);
+  else if (v?.kind === "bytes" && v.ends.length === count)
+    b.appendConsecutive(v.data, v.start, v.ends);
+  else
+    throw new FatalError(`column ${column}: bulk values of the wrong kind or length`, {
+      category: "internal",
+    });
 }
 
 /** One writer filling every selected variant of a u256 column from a single parse. */

@@ -3,8 +3,11 @@
  * and the exact cryo column list (struct order = file order).
  *
  * The RPC layer (src/rpc/) hands over JSON-RPC objects with hex strings exactly as the node sent
- * them; the row builders parse hex directly into column buffers.
+ * them; the row builders parse hex directly into column buffers. Logs may instead come already
+ * decoded into columns (LogColumns), which the logs dataset appends in bulk.
  */
+
+import type { LogColumns } from "../rpc/log-columns.ts";
 
 /** The subset of the RPC client a dataset needs (src/rpc/ RpcClient satisfies it). */
 export interface BlockRpc {
@@ -27,6 +30,15 @@ export interface BlockRpc {
     }[],
     opts?: RpcCallOptions,
   ): Promise<readonly (readonly object[])[]>;
+  /**
+   * getLogsMany's logs as columns, each list in (block, logIndex) order (RpcClient decodes them
+   * from the response bytes; see src/rpc/logs-decode.ts). Optional: without it, the logs
+   * dataset uses getLogsMany.
+   */
+  getLogsColumnar?(
+    filters: readonly { fromBlock: number; toBlock: number }[],
+    opts?: RpcCallOptions,
+  ): Promise<readonly LogColumns[]>;
 }
 
 /** `signal`: the extraction was aborted; its RPC calls stop (queued, in flight or retrying). */
@@ -122,7 +134,26 @@ export interface ColumnSpec<R> {
   name: string;
   kind: ValueKind;
   get(row: R, ctx: RowContext): CellValue;
+  /**
+   * The column's values for a unit whose rows come as columns (DatasetDef.columnarRows), all
+   * at once. A layout appends such units in bulk only when every selected column has this.
+   */
+  bulk?(rows: never, ctx: RowContext): BulkValues;
 }
+
+/**
+ * A column's values for `count` rows, already decoded (see ColumnSpec.bulk):
+ * - `u32`: one number per row;
+ * - `u64-constant`: the same number in every row;
+ * - `fixed-bytes`: `width` bytes per row, row i at `data[start + i·width]`; rows whose
+ *   `present` entry is 0 are null;
+ * - `bytes`: row i is `data[ends[i-1] (or start), ends[i])`.
+ */
+export type BulkValues =
+  | { kind: "u32"; values: Uint32Array }
+  | { kind: "u64-constant"; value: number }
+  | { kind: "fixed-bytes"; data: Uint8Array; start: number; width: number; present?: Uint8Array }
+  | { kind: "bytes"; data: Uint8Array; start: number; ends: Uint32Array };
 
 export interface RowContext {
   chainId: number;
@@ -135,6 +166,11 @@ export interface FetchNeeds {
   innerRequestSize: number;
   /** The extraction's abort signal, passed on to every RPC call. */
   signal?: AbortSignal;
+  /**
+   * The caller appends units in bulk (its layout has appendBulk): a dataset with
+   * `columnarRows` may then return units whose rows are columns.
+   */
+  columnar?: boolean;
 }
 
 export interface DatasetDef<Unit, R> {
@@ -151,6 +187,11 @@ export interface DatasetDef<Unit, R> {
   fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds): Promise<Unit[]>;
   /** The rows of one unit in cryo's sort order. */
   rows(unit: Unit): readonly R[];
+  /**
+   * For a unit fetched with `needs.columnar` whose rows came as columns: the rows' source for
+   * the columns' `bulk` getters and their count (undefined for a unit of row objects).
+   */
+  columnarRows?(unit: Unit): { rows: unknown; count: number } | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds datasets of different row types

@@ -171,6 +171,8 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   const needs = {
     columns: new Set(selected),
     innerRequestSize: opts.innerRequestSize,
+    // Rows that come as columns are appended in bulk, when every selected column allows it.
+    columnar: layout.appendBulk !== undefined && def.columnarRows !== undefined,
     ...(job.signal ? { signal: job.signal } : {}),
   };
   const groupSize =
@@ -185,6 +187,12 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     try {
       let rows = 0;
       for (const unit of units) {
+        const bulk = def.columnarRows?.(unit);
+        if (bulk && l.appendBulk) {
+          l.appendBulk(bulk.rows, bulk.count, ctx);
+          rows += bulk.count;
+          continue;
+        }
         for (const row of def.rows(unit)) {
           l.append(row, ctx);
           rows++;

@@ -59,6 +59,12 @@ class Validity {
     for (let j = i & ~7; j < i; j++) this.bits[j >> 3] = (this.bits[j >> 3] ?? 0) | (1 << (j & 7));
   }
 
+  /** Rows from..from+n, valid unless their `present` entry is 0 (all valid without it). */
+  setMany(from: number, n: number, present: Uint8Array | undefined): void {
+    if (present === undefined && this.nulls === 0) return;
+    for (let k = 0; k < n; k++) this.set(from + k, present === undefined || present[k] !== 0);
+  }
+
   /** The bitmap, or undefined when there were no nulls (Arrow's "all valid" shorthand). */
   take(length: number): Uint8Array | undefined {
     if (this.nulls === 0) return undefined;
@@ -118,6 +124,15 @@ export class FixedColumn implements ColumnBuilder {
     this.validity.set(this.length++, false);
   }
 
+  /** Every value of `values`, none null. */
+  appendMany(values: Uint32Array | Float32Array | Float64Array): void {
+    const n = values.length;
+    if (this.length + n > this.values.length) this.values = grow(this.values, this.length + n);
+    this.values.set(values, this.length);
+    this.validity.setMany(this.length, n, undefined);
+    this.length += n;
+  }
+
   finish(): Data {
     const data = makeData({
       type: arrowType(this.type) as Uint32,
@@ -172,6 +187,11 @@ export class U64Column implements ColumnBuilder {
 
   appendNull(): void {
     this.put(0, 0, false);
+  }
+
+  /** The same non-negative safe integer `n` times. */
+  appendRepeated(value: number, n: number): void {
+    for (let k = 0; k < n; k++) this.appendNumber(value);
   }
 
   finish(): Data {
@@ -336,6 +356,81 @@ export class BytesColumn implements ColumnBuilder {
 
   appendNull(): void {
     this.pushOffset(false);
+  }
+
+  /**
+   * `n` values of `width` bytes each, value k at `data[start + k·width]`; a value whose
+   * `present` entry is 0 is null. As 0x hex text in a utf8 column (`--hex`).
+   */
+  appendFixedWidth(
+    data: Uint8Array,
+    start: number,
+    width: number,
+    n: number,
+    present?: Uint8Array,
+  ): void {
+    if (this.type === "utf8") {
+      for (let k = 0; k < n; k++) {
+        const at = start + k * width;
+        if (present !== undefined && present[k] === 0) this.appendNull();
+        else this.appendHexText(data, at, at + width);
+      }
+      return;
+    }
+    if (present === undefined) {
+      this.ensure(n * width);
+      this.bytes.set(data.subarray(start, start + n * width), this.used);
+      for (let k = 0; k < n; k++) {
+        this.used += width;
+        this.pushOffset(true);
+      }
+      return;
+    }
+    for (let k = 0; k < n; k++) {
+      if (present[k] === 0) {
+        this.appendNull();
+        continue;
+      }
+      this.ensure(width);
+      this.bytes.set(data.subarray(start + k * width, start + (k + 1) * width), this.used);
+      this.used += width;
+      this.pushOffset(true);
+    }
+  }
+
+  /**
+   * `ends.length` values back to back in `data` from `start`: value k ends at `ends[k]`. As 0x
+   * hex text in a utf8 column (`--hex`).
+   */
+  appendConsecutive(data: Uint8Array, start: number, ends: Uint32Array): void {
+    const n = ends.length;
+    if (n === 0) return;
+    if (this.type === "utf8") {
+      let from = start;
+      for (let k = 0; k < n; k++) {
+        this.appendHexText(data, from, ends[k] as number);
+        from = ends[k] as number;
+      }
+      return;
+    }
+    const total = (ends[n - 1] as number) - start;
+    this.ensure(total);
+    this.bytes.set(data.subarray(start, start + total), this.used);
+    const base = this.used - start;
+    for (let k = 0; k < n; k++) {
+      this.used = base + (ends[k] as number);
+      this.pushOffset(true);
+    }
+  }
+
+  /** data[from, to) as lowercase `0x` hex text. */
+  private appendHexText(data: Uint8Array, from: number, to: number): void {
+    const at = this.reserve(2 + 2 * (to - from));
+    this.bytes[at] = 48;
+    this.bytes[at + 1] = 120;
+    const hex = Buffer.from(data.buffer, data.byteOffset + from, to - from).toString("hex");
+    this.view.write(hex, at + 2, "latin1");
+    this.commit(2 + hex.length);
   }
 
   private pushOffset(valid: boolean): void {
