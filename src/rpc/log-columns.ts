@@ -20,7 +20,7 @@ export class LogColumns {
   transactionHash: Uint8Array;
   /** 20 bytes per log. */
   address: Uint8Array;
-  /** How many topics each log has (0–4); topic t of log i is topics[t][32i, 32i+32). */
+  /** How many topics each log has (0–4); topic t of log i is topics[t][32i, 32i+32) (bytes unspecified for t ≥ its count). */
   topicCount: Uint8Array;
   topics: Uint8Array[];
   /** Every log's data, back to back; log i's ends at dataEnd[i] (and starts at the previous end). */
@@ -45,7 +45,7 @@ export class LogColumns {
   /** Make room for one more log (its index is `count`); the caller fills it, then `count++`. */
   reserveLog(): void {
     if (this.count < this.cap) return;
-    const cap = this.cap * 2;
+    const cap = Math.max(16, this.cap * 2);
     this.blockNumber = grown(this.blockNumber, cap);
     this.logIndex = grown(this.logIndex, cap);
     this.transactionIndex = grown(this.transactionIndex, cap);
@@ -61,9 +61,35 @@ export class LogColumns {
   /** Make room for `n` more data bytes at `dataUsed`. */
   reserveData(n: number): void {
     if (this.dataUsed + n <= this.data.length) return;
-    let size = this.data.length * 2;
+    let size = Math.max(1024, this.data.length * 2);
     while (size < this.dataUsed + n) size *= 2;
     this.data = grown(this.data, size);
+  }
+
+  /** A copy holding exactly these logs (the decoder fills one large scratch set, then copies). */
+  copy(): LogColumns {
+    const n = this.count;
+    const out = new LogColumns(0);
+    out.cap = n;
+    out.count = n;
+    out.blockNumber = this.blockNumber.slice(0, n);
+    out.logIndex = this.logIndex.slice(0, n);
+    out.transactionIndex = this.transactionIndex.slice(0, n);
+    out.blockHash = this.blockHash.slice(0, n * 32);
+    out.transactionHash = this.transactionHash.slice(0, n * 32);
+    out.address = this.address.slice(0, n * 20);
+    out.topicCount = this.topicCount.slice(0, n);
+    out.topics = this.topics.map((t) => t.slice(0, n * 32));
+    out.data = this.data.slice(0, this.dataUsed);
+    out.dataUsed = this.dataUsed;
+    out.dataEnd = this.dataEnd.slice(0, n);
+    return out;
+  }
+
+  /** Empty again, keeping the room (the decoder's scratch set). */
+  clear(): void {
+    this.count = 0;
+    this.dataUsed = 0;
   }
 
   dataStart(i: number): number {
