@@ -21,6 +21,7 @@ import { isHexQuantity, parseHexQuantity, toHexQuantity } from "./hex.ts";
 import { backoffDelay, RateLimiter, Semaphore, sleep, throwIfAborted } from "./limits.ts";
 import { checkLogColumns, LogColumns } from "./log-columns.ts";
 import { decodeLogsResponse } from "./logs-decode.ts";
+import { checkReceiptColumns, decodeReceiptsResponse, ReceiptColumns } from "./receipts-decode.ts";
 import type {
   LogFilter,
   RpcBlock,
@@ -238,6 +239,30 @@ export class RpcClient {
     numbers: number[],
     opts: CallOptions = {},
   ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] }[]> {
+    return (await this.blocksWithReceipts(numbers, opts, false)) as {
+      block: RpcBlock;
+      receipts: RpcReceipt[];
+    }[];
+  }
+
+  /**
+   * getBlocksWithReceipts, except that a block's receipts come as ReceiptColumns (their
+   * gasUsed and status, decoded from the response bytes without JSON.parse, every field checked
+   * as validateReceipt does) when the answer is in the usual form, and as RpcReceipt objects
+   * otherwise.
+   */
+  async getBlocksWithReceiptColumns(
+    numbers: number[],
+    opts: CallOptions = {},
+  ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] | ReceiptColumns }[]> {
+    return await this.blocksWithReceipts(numbers, opts, true);
+  }
+
+  private async blocksWithReceipts(
+    numbers: number[],
+    opts: CallOptions,
+    columns: boolean,
+  ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] | ReceiptColumns }[]> {
     for (const n of numbers) blockNumberArg(n, "getBlocksWithReceipts");
     const blocksP = this.getBlocks(numbers, true, opts);
     // Receipts are requested alongside the blocks (not after) so both overlap on the wire; they are
@@ -248,6 +273,7 @@ export class RpcClient {
             method: "eth_getBlockReceipts",
             params: [toHexQuantity(n)],
             optional: true,
+            ...(columns ? { decode: decodeReceiptsResponse } : {}),
           })),
           this.heavyBatchSize,
           opts.signal,
@@ -261,7 +287,14 @@ export class RpcClient {
       blocks.map(async (block, i) => {
         if (early !== null) {
           try {
-            return { block, receipts: validateBlockReceipts(early[i], block) };
+            const receipts = early[i];
+            return {
+              block,
+              receipts:
+                receipts instanceof ReceiptColumns
+                  ? checkReceiptColumns(receipts, block)
+                  : validateBlockReceipts(receipts, block),
+            };
           } catch (err) {
             if (!(err instanceof InvalidResponseError)) throw err;
             this.counters.failures++;

@@ -11,6 +11,7 @@ export {
   toHexQuantity,
 } from "./hex.ts";
 export { LogColumns } from "./log-columns.ts";
+export { ReceiptColumns } from "./receipts-decode.ts";
 export type {
   EndpointStats,
   LogFilter,
