@@ -422,10 +422,11 @@ test("--inner-request-size changes the eth_getLogs calls, not the file", async (
   assert.equal(one, fifty);
 });
 
-test("logs decoded from the response bytes: the same files as through JSON.parse", async () => {
+test("logs and receipts decoded from the response bytes: the same files as through JSON.parse", async () => {
   const client = new RpcClient({ urls: [devnet.url] });
   let columnarCalls = 0;
-  // The same client; one view of it without getLogsColumnar, which makes the dataset use JSON.
+  // The same client; one view of it without the columnar methods, which makes the datasets
+  // use JSON.parse and validate.ts.
   const viaJson = {
     getBlocks: client.getBlocks.bind(client),
     getBlocksWithReceipts: client.getBlocksWithReceipts.bind(client),
@@ -437,36 +438,46 @@ test("logs decoded from the response bytes: the same files as through JSON.parse
       columnarCalls++;
       return client.getLogsColumnar(...args);
     },
+    getBlocksWithReceiptColumns: (
+      ...args: Parameters<RpcClient["getBlocksWithReceiptColumns"]>
+    ) => {
+      columnarCalls++;
+      return client.getBlocksWithReceiptColumns(...args);
+    },
   };
-  const sha = async (rpc: typeof viaJson, options: DatasetOptions) => {
+  const sha = async (rpc: typeof viaJson, dataset: string, options: DatasetOptions) => {
     const sums: string[] = [];
     await runExtraction({
       rpc,
-      dataset: "logs",
+      dataset,
       chainId: 31337,
       range: [START, START + 150],
       options: { chunkSize: 100, ...options },
-      write: async (_n, body) => {
+      write: async (name, body) => {
         const bytes = await collectBytes(body);
         sums.push(createHash("sha256").update(bytes).digest("hex"));
-        return { key: _n, size: bytes.length, sha256: sums.at(-1) as string };
+        return { key: name, size: bytes.length, sha256: sums.at(-1) as string };
       },
     });
     return sums;
   };
   try {
-    const variants: DatasetOptions[] = [
-      {},
-      { hex: true },
-      { columns: ["all"] },
-      { columns: ["topic3", "data", "n_data_bytes"], hex: true },
-      { innerRequestSize: 7 },
+    const variants: [string, DatasetOptions][] = [
+      ["logs", {}],
+      ["logs", { hex: true }],
+      ["logs", { columns: ["all"] }],
+      ["logs", { columns: ["topic3", "data", "n_data_bytes"], hex: true }],
+      ["logs", { innerRequestSize: 7 }],
+      ["transactions", {}],
+      ["transactions", { columns: ["all"], hex: true }],
+      ["transactions", { columns: ["success", "gas_used"] }],
     ];
-    for (const options of variants) {
+    for (const [dataset, options] of variants) {
+      const what = `${dataset} ${JSON.stringify(options)}`;
       const before = columnarCalls;
-      const bytes = await sha(viaBytes, options);
-      assert.ok(columnarCalls > before, `getLogsColumnar used for ${JSON.stringify(options)}`);
-      assert.deepEqual(bytes, await sha(viaJson, options), JSON.stringify(options));
+      const bytes = await sha(viaBytes, dataset, options);
+      assert.ok(columnarCalls > before, `columnar method used for ${what}`);
+      assert.deepEqual(bytes, await sha(viaJson, dataset, options), what);
       assert.equal(bytes.length, 2);
     }
   } finally {

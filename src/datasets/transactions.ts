@@ -1,4 +1,5 @@
 import { FatalError } from "../core/errors.ts";
+import { ReceiptColumns } from "../rpc/receipts-decode.ts";
 import { transactionRlpLength } from "./rlp.ts";
 import type {
   BlockRpc,
@@ -15,19 +16,38 @@ import { countBytes, hexNumber, padQuantity, parseU256, smallQuantity } from "./
 /**
  * cryo `transactions` / `txs` (crates/freeze/src/datasets/transactions.rs):
  * `eth_getBlockByNumber(n, true)`, plus `eth_getBlockReceipts(n)` when `gas_used` or `success`
- * is selected. One row per transaction, sorted by (block_number, transaction_index).
+ * is selected. One row per transaction, sorted by (block_number, transaction_index). With
+ * `needs.columnar` the receipts may come decoded into columns (RpcClient
+ * .getBlocksWithReceiptColumns): only gasUsed and status are read from them.
  */
 export interface TxUnit {
   block: JsonBlock;
-  receipts: JsonReceipt[] | null;
+  /** As objects, or as columns (decoded from the response bytes; see needs.columnar). */
+  receipts: JsonReceipt[] | ReceiptColumns | null;
 }
 
 export interface TxRow {
   tx: JsonTx;
   block: JsonBlock;
   receipt: JsonReceipt | undefined;
+  /** The block's receipts as columns instead; this row's is at `position`. */
+  receiptColumns?: ReceiptColumns | undefined;
+  /** The transaction's position in the block (and its receipt's). */
+  position?: number;
   index: number;
   inputCounts?: { total: number; zero: number };
+}
+
+function gasUsed(r: TxRow): CellValue {
+  if (r.receipt) return r.receipt.gasUsed;
+  return r.receiptColumns ? r.receiptColumns.gasUsed[r.position ?? -1] : undefined;
+}
+
+function success(r: TxRow): boolean | null {
+  if (r.receipt)
+    return r.receipt.status === undefined ? null : hexNumber("success", r.receipt.status) === 1;
+  const status = r.receiptColumns?.status[r.position ?? -1];
+  return status === undefined || status < 0 ? null : status === 1;
 }
 
 const U64_MASK = (1n << 64n) - 1n;
@@ -99,17 +119,12 @@ const columns: ColumnSpec<TxRow>[] = [
   { name: "value", kind: "u256", get: (r) => r.tx.value },
   { name: "input", kind: "binary", get: (r) => r.tx.input },
   { name: "gas_limit", kind: "u64", get: (r) => r.tx.gas },
-  { name: "gas_used", kind: "u64", get: (r) => r.receipt?.gasUsed },
+  { name: "gas_used", kind: "u64", get: gasUsed },
   { name: "gas_price", kind: "u64", get: (r) => gasPriceCell(r.tx, r.block) },
   { name: "transaction_type", kind: "u32", get: (r) => r.tx.type ?? 0 },
   { name: "max_priority_fee_per_gas", kind: "u64", get: (r) => r.tx.maxPriorityFeePerGas },
   { name: "max_fee_per_gas", kind: "u64", get: (r) => r.tx.maxFeePerGas },
-  {
-    name: "success",
-    kind: "bool",
-    get: (r) =>
-      r.receipt?.status === undefined ? null : hexNumber("success", r.receipt.status) === 1,
-  },
+  { name: "success", kind: "bool", get: success },
   { name: "n_input_bytes", kind: "u32", get: (r) => inputBytes(r).total },
   { name: "n_input_zero_bytes", kind: "u32", get: (r) => inputBytes(r).zero },
   {
@@ -159,6 +174,13 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
   ],
   async fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds) {
     if (RECEIPT_COLUMNS.some((c) => needs.columns.has(c))) {
+      if (needs.columnar && rpc.getBlocksWithReceiptColumns) {
+        const res = await rpc.getBlocksWithReceiptColumns(numbers, { signal: needs.signal });
+        return res.map((r) => ({
+          block: r.block as JsonBlock,
+          receipts: r.receipts as JsonReceipt[] | ReceiptColumns,
+        }));
+      }
       const res = await rpc.getBlocksWithReceipts(numbers, { signal: needs.signal });
       return res.map((r) => ({
         block: r.block as JsonBlock,
@@ -180,7 +202,10 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
         tx.transactionIndex === undefined || tx.transactionIndex === null
           ? i
           : hexNumber("transaction_index", tx.transactionIndex);
-      return { tx, block, index, receipt: receipts?.[i] };
+      // Columns were checked against the block's transactions by the RPC client.
+      return receipts instanceof ReceiptColumns
+        ? { tx, block, index, position: i, receipt: undefined, receiptColumns: receipts }
+        : { tx, block, index, position: i, receipt: receipts?.[i], receiptColumns: undefined };
     });
     for (const r of rows) {
       if (r.receipt && !sameHex(r.receipt.transactionHash, r.tx.hash)) {

@@ -8,6 +8,7 @@
  */
 
 import type { LogColumns } from "../rpc/log-columns.ts";
+import type { ReceiptColumns } from "../rpc/receipts-decode.ts";
 
 /** The subset of the RPC client a dataset needs (src/rpc/ RpcClient satisfies it). */
 export interface BlockRpc {
@@ -30,6 +31,14 @@ export interface BlockRpc {
     }[],
     opts?: RpcCallOptions,
   ): Promise<readonly (readonly object[])[]>;
+  /**
+   * getBlocksWithReceipts, except that a block's receipts may come as ReceiptColumns (decoded
+   * from the response bytes; see src/rpc/receipts-decode.ts). Optional, like getLogsColumnar.
+   */
+  getBlocksWithReceiptColumns?(
+    numbers: number[],
+    opts?: RpcCallOptions,
+  ): Promise<readonly { block: object; receipts: readonly object[] | ReceiptColumns }[]>;
   /**
    * getLogsMany's logs as columns, each list in (block, logIndex) order (RpcClient decodes them
    * from the response bytes; see src/rpc/logs-decode.ts). Optional: without it, the logs
@@ -167,8 +176,10 @@ export interface FetchNeeds {
   /** The extraction's abort signal, passed on to every RPC call. */
   signal?: AbortSignal;
   /**
-   * The caller appends units in bulk (its layout has appendBulk): a dataset with
-   * `columnarRows` may then return units whose rows are columns.
+   * The caller takes RPC answers decoded from the response bytes into columns where the client
+   * can (getLogsColumnar, getBlocksWithReceiptColumns): units of logs whose rows are columns
+   * (see `columnarRows`), receipts as columns. Unset, datasets use the JSON methods (a raw
+   * JSON.parse baseline does so).
    */
   columnar?: boolean;
 }

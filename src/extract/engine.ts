@@ -171,8 +171,9 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   const needs = {
     columns: new Set(selected),
     innerRequestSize: opts.innerRequestSize,
-    // Rows that come as columns are appended in bulk, when every selected column allows it.
-    columnar: layout.appendBulk !== undefined && def.columnarRows !== undefined,
+    // Answers decoded from bytes where the client can; rows that come as columns are appended
+    // in bulk (buildGroup), or as rows if some selected column could not be.
+    columnar: true,
     ...(job.signal ? { signal: job.signal } : {}),
   };
   const groupSize =
