@@ -254,15 +254,25 @@ export class JsonBytesDecoder {
     this.i = i + 1;
   }
 
-  /** `"0x"` + an even number of hex digits + `"`, appended to the data column. */
-  protected hexData(c: LogColumns): void {
+  /**
+   * A DATA string's digits: `"0x"`, then an even number of characters up to the closing quote
+   * (the caller checks they are hex digits), at [start, end). Moves past the closing quote.
+   */
+  private dataDigits(): { start: number; end: number } {
     this.ws();
     const b = this.b;
-    let i = this.i;
-    if (b[i] !== QUOTE || b[i + 1] !== 48 || b[i + 2] !== 120) throw notCanonical;
-    i += 3;
-    const end = b.indexOf(QUOTE, i);
-    if (end < 0 || (end - i) % 2 !== 0) throw notCanonical;
+    const start = this.i + 3;
+    if (b[this.i] !== QUOTE || b[this.i + 1] !== 48 || b[this.i + 2] !== 120) throw notCanonical;
+    const end = b.indexOf(QUOTE, start);
+    if (end < 0 || (end - start) % 2 !== 0) throw notCanonical;
+    this.i = end + 1;
+    return { start, end };
+  }
+
+  /** `"0x"` + an even number of hex digits + `"`, appended to the data column. */
+  protected hexData(c: LogColumns): void {
+    const b = this.b;
+    let { start: i, end } = this.dataDigits();
     const n = (end - i) >> 1;
     c.reserveData(n);
     const dst = c.data;
@@ -274,7 +284,6 @@ export class JsonBytesDecoder {
       dst[at++] = (hi << 4) | lo;
     }
     c.dataUsed = at;
-    this.i = end + 1;
   }
 
   /**
@@ -305,15 +314,9 @@ export class JsonBytesDecoder {
 
   /** `"0x"` + an even number of hex digits + `"` (DATA), checked and skipped. */
   protected hexDataSkip(): void {
-    this.ws();
     const b = this.b;
-    let i = this.i;
-    if (b[i] !== QUOTE || b[i + 1] !== 48 || b[i + 2] !== 120) throw notCanonical;
-    i += 3;
-    const end = b.indexOf(QUOTE, i);
-    if (end < 0 || (end - i) % 2 !== 0) throw notCanonical;
-    for (; i < end; i++) if ((HEX[b[i] as number] as number) < 0) throw notCanonical;
-    this.i = end + 1;
+    const { start, end } = this.dataDigits();
+    for (let i = start; i < end; i++) if ((HEX[b[i] as number] as number) < 0) throw notCanonical;
   }
 
   /** `null` (consumed: true) or something else (left: false). */

@@ -92,6 +92,14 @@ export class LogColumns {
     this.dataUsed = 0;
   }
 
+  /** Log k's data (k = count: the log being filled). */
+  private appendData(k: number, data: Uint8Array): void {
+    this.reserveData(data.length);
+    this.data.set(data, this.dataUsed);
+    this.dataUsed += data.length;
+    this.dataEnd[k] = this.dataUsed;
+  }
+
   dataStart(i: number): number {
     return i === 0 ? 0 : (this.dataEnd[i - 1] as number);
   }
@@ -120,11 +128,7 @@ export class LogColumns {
           k * 32,
         );
       }
-      const data = this.data.subarray(this.dataStart(i), this.dataEnd[i]);
-      out.reserveData(data.length);
-      out.data.set(data, out.dataUsed);
-      out.dataUsed += data.length;
-      out.dataEnd[k] = out.dataUsed;
+      out.appendData(k, this.data.subarray(this.dataStart(i), this.dataEnd[i]));
       out.count++;
     }
     return out;
@@ -153,11 +157,7 @@ export class LogColumns {
       log.topics.forEach((t, j) => {
         (out.topics[j] as Uint8Array).set(Buffer.from(t.slice(2), "hex"), k * 32);
       });
-      const data = Buffer.from(log.data.slice(2), "hex");
-      out.reserveData(data.length);
-      out.data.set(data, out.dataUsed);
-      out.dataUsed += data.length;
-      out.dataEnd[k] = out.dataUsed;
+      out.appendData(k, Buffer.from(log.data.slice(2), "hex"));
       out.count++;
     }
     return out;

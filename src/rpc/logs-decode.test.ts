@@ -5,6 +5,7 @@ import { checkLogColumns, LogColumns } from "./log-columns.ts";
 import { type DecodedLogsItem, decodeLogsResponse } from "./logs-decode.ts";
 import { recordedChain } from "./testing/chain.ts";
 import { FAST, withFaultServer } from "./testing/harness.ts";
+import { randomEdits } from "./testing/random-edits.ts";
 import type { RpcLog } from "./types.ts";
 import { validateLogs } from "./validate.ts";
 
@@ -157,24 +158,13 @@ describe("eth_getLogs answers decoded from bytes (logs-decode)", () => {
       { jsonrpc: "2.0", id: 12, result: [] },
     ]);
     assert.ok(decodeLogsResponse(original));
-    // Bytes that matter to JSON: structure, quotes, escapes, digits, hex, whitespace, literals.
-    const alphabet = Buffer.from('{}[]:,"\\ \n\t0123456789abcdefABCDEFxXetruflsn-+.Eg\u0001');
-    let seed = 12345;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
     let accepted = 0;
-    for (let round = 0; round < 4000; round++) {
-      const at = rand(original.length);
-      const b = alphabet[rand(alphabet.length)]!;
-      const edits = [
-        Buffer.concat([original.subarray(0, at), Buffer.from([b]), original.subarray(at + 1)]),
-        Buffer.concat([original.subarray(0, at), original.subarray(at + 1)]),
-        Buffer.concat([original.subarray(0, at), Buffer.from([b]), original.subarray(at)]),
-        original.subarray(0, at),
-      ];
-      const edited = edits[round % edits.length]!;
+    // Bytes that matter to JSON: structure, quotes, escapes, digits, hex, whitespace, literals.
+    for (const edited of randomEdits(original, {
+      seed: 12345,
+      rounds: 4000,
+      alphabet: '{}[]:,"\\ \n\t0123456789abcdefABCDEFxXetruflsn-+.Eg\u0001',
+    })) {
       const decoded = decodeLogsResponse(edited);
       let parsed: unknown;
       try {

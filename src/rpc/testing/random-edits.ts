@@ -1,0 +1,34 @@
+/**
+ * Test-only: deterministic random edits of a valid answer (one byte replaced, removed or
+ * inserted, or the answer cut short), for checking that a decoder never takes what JSON.parse
+ * refuses and never reads a value differently.
+ */
+export function* randomEdits(
+  original: Buffer,
+  opts: { seed: number; rounds: number; alphabet: string },
+): Generator<Buffer> {
+  const alphabet = Buffer.from(opts.alphabet);
+  let seed = opts.seed;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let round = 0; round < opts.rounds; round++) {
+    const at = rand(original.length);
+    const b = Buffer.from([alphabet[rand(alphabet.length)] as number]);
+    const head = original.subarray(0, at);
+    switch (round % 4) {
+      case 0:
+        yield Buffer.concat([head, b, original.subarray(at + 1)]);
+        break;
+      case 1:
+        yield Buffer.concat([head, original.subarray(at + 1)]);
+        break;
+      case 2:
+        yield Buffer.concat([head, b, original.subarray(at)]);
+        break;
+      default:
+        yield head;
+    }
+  }
+}
