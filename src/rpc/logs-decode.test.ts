@@ -5,7 +5,7 @@ import { checkLogColumns, LogColumns } from "./log-columns.ts";
 import { type DecodedLogsItem, decodeLogsResponse } from "./logs-decode.ts";
 import { recordedChain } from "./testing/chain.ts";
 import { FAST, withFaultServer } from "./testing/harness.ts";
-import { randomEdits } from "./testing/random-edits.ts";
+import { decodedEdits } from "./testing/random-edits.ts";
 import type { RpcLog } from "./types.ts";
 import { validateLogs } from "./validate.ts";
 
@@ -160,20 +160,15 @@ describe("eth_getLogs answers decoded from bytes (logs-decode)", () => {
     assert.ok(decodeLogsResponse(original));
     let accepted = 0;
     // Bytes that matter to JSON: structure, quotes, escapes, digits, hex, whitespace, literals.
-    for (const edited of randomEdits(original, {
-      seed: 12345,
-      rounds: 4000,
-      alphabet: '{}[]:,"\\ \n\t0123456789abcdefABCDEFxXetruflsn-+.Eg\u0001',
-    })) {
-      const decoded = decodeLogsResponse(edited);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(edited.toString("latin1"));
-      } catch {
-        assert.equal(decoded, undefined, `took invalid JSON: ${edited.toString("latin1")}`);
-        continue;
-      }
-      if (decoded === undefined) continue;
+    for (const { parsed, decoded } of decodedEdits(
+      original,
+      {
+        seed: 12345,
+        rounds: 4000,
+        alphabet: '{}[]:,"\\ \n\t0123456789abcdefABCDEFxXetruflsn-+.Eg\u0001',
+      },
+      decodeLogsResponse,
+    )) {
       accepted++;
       const answers = (Array.isArray(parsed) ? parsed : [parsed]) as J[];
       const got = items(decoded);

@@ -9,7 +9,7 @@ import {
 } from "./receipts-decode.ts";
 import { recordedChain } from "./testing/chain.ts";
 import { withFaultServer } from "./testing/harness.ts";
-import { randomEdits } from "./testing/random-edits.ts";
+import { decodedEdits } from "./testing/random-edits.ts";
 import type { RpcBlock, RpcReceipt } from "./types.ts";
 import { validateBlock, validateBlockReceipts } from "./validate.ts";
 
@@ -138,25 +138,16 @@ describe("eth_getBlockReceipts answers decoded from bytes (receipts-decode)", ()
     const six = { ...block, transactions: block.transactions.slice(0, 6) } as RpcBlock;
     assert.ok(decodeReceiptsResponse(original));
     let accepted = 0;
-    for (const edited of randomEdits(original, {
-      seed: 99,
-      rounds: 4000,
-      alphabet: '{}[]:,"\\ \n0123456789abcdefABCDEFxnul-.e\u0001',
-    })) {
-      const decoded = decodeReceiptsResponse(edited);
-      let parsed: J;
-      try {
-        parsed = JSON.parse(edited.toString("latin1"));
-      } catch {
-        assert.equal(decoded, undefined, `took invalid JSON: ${edited.toString("latin1")}`);
-        continue;
-      }
-      if (decoded === undefined) continue;
+    for (const { parsed, decoded } of decodedEdits(
+      original,
+      { seed: 99, rounds: 4000, alphabet: '{}[]:,"\\ \n0123456789abcdefABCDEFxnul-.e\u0001' },
+      decodeReceiptsResponse,
+    )) {
       accepted++;
       const [item] = items(decoded);
       let receipts: RpcReceipt[];
       try {
-        receipts = validateBlockReceipts(parsed.result, six);
+        receipts = validateBlockReceipts((parsed as J).result, six);
       } catch (error) {
         assert.ok(error instanceof InvalidResponseError, String(error));
         assert.throws(() => checkReceiptColumns(item!.result, six), InvalidResponseError);

@@ -32,3 +32,25 @@ export function* randomEdits(
     }
   }
 }
+
+/**
+ * The random edits of `original` that `decode` took, with what JSON.parse made of them. Throws
+ * if `decode` took one that JSON.parse refuses.
+ */
+export function* decodedEdits<T>(
+  original: Buffer,
+  opts: { seed: number; rounds: number; alphabet: string },
+  decode: (body: Buffer) => T | undefined,
+): Generator<{ parsed: unknown; decoded: T }> {
+  for (const edited of randomEdits(original, opts)) {
+    const decoded = decode(edited);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(edited.toString("latin1"));
+    } catch {
+      if (decoded !== undefined) throw new Error(`took invalid JSON: ${edited.toString("latin1")}`);
+      continue;
+    }
+    if (decoded !== undefined) yield { parsed, decoded };
+  }
+}
