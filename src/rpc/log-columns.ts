@@ -42,6 +42,11 @@ export class LogColumns {
     this.dataEnd = new Uint32Array(cap);
   }
 
+  /** Logs it has room for without growing. */
+  get capacity(): number {
+    return this.cap;
+  }
+
   /** Make room for one more log (its index is `count`); the caller fills it, then `count++`. */
   reserveLog(): void {
     if (this.count < this.cap) return;

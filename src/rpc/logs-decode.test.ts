@@ -90,6 +90,18 @@ describe("eth_getLogs answers decoded from bytes (logs-decode)", () => {
     assertSameColumns(batch[0]!.result, viaJson(logs));
   });
 
+  test("a result of 20,000 logs (a wide range) decodes whole; the next one too", () => {
+    const real = realLogs();
+    const many = Array.from({ length: 20_000 }, (_, i) => ({
+      ...real[i % real.length]!,
+      logIndex: `0x${i.toString(16)}`,
+    }));
+    const [big] = items(decodeLogsResponse(body({ jsonrpc: "2.0", id: 1, result: many })));
+    assertSameColumns(big!.result, viaJson(many));
+    const [small] = items(decodeLogsResponse(body({ jsonrpc: "2.0", id: 2, result: real })));
+    assertSameColumns(small!.result, viaJson(real));
+  });
+
   test("anything outside the usual form is left to JSON.parse (undefined)", () => {
     const logs = realLogs().slice(0, 2);
     const ok = (result: unknown = logs, extra: J = {}) => ({

@@ -10,10 +10,12 @@ export type DecodedLogsItem = DecodedItem<LogColumns>;
 
 /**
  * Every result is decoded into this one set (decoding is synchronous, so it is never shared),
- * then copied out at its exact size: it grows to the largest result once, and a result never
- * holds more room than its logs need.
+ * then copied out at its exact size: it grows to the largest usual result once, and a result
+ * never holds more room than its logs need. One that grew past KEEP_LOGS (a wide eth_getLogs
+ * range) is dropped after use rather than kept for the life of the process.
  */
-const scratch = new LogColumns(256);
+let scratch = new LogColumns(256);
+const KEEP_LOGS = 16_384;
 
 /**
  * The answer's items (an array for a batch, one item for a single call), or undefined when the
@@ -22,10 +24,14 @@ const scratch = new LogColumns(256);
 export function decodeLogsResponse(
   body: Uint8Array,
 ): DecodedLogsItem[] | DecodedLogsItem | undefined {
-  return decodeOrUndefined(() => {
-    const d = new LogsDecoder(body);
-    return d.answer(() => d.logs(scratch));
-  });
+  try {
+    return decodeOrUndefined(() => {
+      const d = new LogsDecoder(body);
+      return d.answer(() => d.logs(scratch));
+    });
+  } finally {
+    if (scratch.capacity > KEEP_LOGS) scratch = new LogColumns(256);
+  }
 }
 
 class LogsDecoder extends JsonBytesDecoder {

@@ -67,10 +67,14 @@ export type DecodedReceiptsItem = DecodedItem<ReceiptColumns>;
 export function decodeReceiptsResponse(
   body: Uint8Array,
 ): DecodedReceiptsItem[] | DecodedReceiptsItem | undefined {
-  return decodeOrUndefined(() => {
-    const d = new ReceiptsDecoder(body);
-    return d.answer(() => d.receipts());
-  });
+  try {
+    return decodeOrUndefined(() => {
+      const d = new ReceiptsDecoder(body);
+      return d.answer(() => d.receipts());
+    });
+  } finally {
+    if (receiptLogs.capacity > KEEP_LOGS) receiptLogs = new LogColumns(256);
+  }
 }
 
 /**
@@ -148,8 +152,12 @@ const K = {
   blobGasPrice: keyBytes("blobGasPrice"),
 };
 
-/** A receipt's logs are decoded here, checked against it, and dropped. */
-const receiptLogs = new LogColumns(256);
+/**
+ * A receipt's logs are decoded here, checked against it, and dropped (a set grown past
+ * KEEP_LOGS by an unusually large receipt is dropped after the answer).
+ */
+let receiptLogs = new LogColumns(256);
+const KEEP_LOGS = 16_384;
 const address = new Uint8Array(20);
 
 class ReceiptsDecoder extends JsonBytesDecoder {
