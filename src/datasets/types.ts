@@ -3,8 +3,9 @@
  * and the exact cryo column list (struct order = file order).
  *
  * The RPC layer (src/rpc/) hands over JSON-RPC objects with hex strings exactly as the node sent
- * them; the row builders parse hex directly into column buffers. Logs may instead come already
- * decoded into columns (LogColumns), which the logs dataset appends in bulk.
+ * them; the row builders parse hex directly into column buffers. Logs and receipts may instead
+ * come already decoded into columns (LogColumns, ReceiptColumns; see FetchNeeds.columnar): the
+ * logs dataset appends them in bulk, the transactions dataset reads gasUsed and status.
  */
 
 import type { LogColumns } from "../rpc/log-columns.ts";

@@ -124,9 +124,9 @@ export class Endpoint {
 
   /**
    * POST one JSON-RPC body; returns the parsed JSON, or what `decode` made of a 2xx body (when
-   * it returns undefined, the body is parsed as JSON as usual). Throws RetryableError for throttling,
-   * 5xx, timeouts, connection errors and unparsable bodies; FatalError for other HTTP errors.
-   * `context` names the call(s) for error messages.
+   * it returns undefined, the body is parsed as JSON as usual). Throws RetryableError for
+   * throttling, 5xx, timeouts, connection errors and unparsable bodies; FatalError for other
+   * HTTP errors. `context` names the call(s) for error messages.
    */
   async post(
     body: string,
