@@ -169,7 +169,8 @@ export class LogColumns {
   }
 }
 
-function grown<T extends Uint8Array | Uint32Array>(a: T, size: number): T {
+/** A copy of `a` with room for `size` elements. */
+export function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, size: number): T {
   const next = new (a.constructor as new (n: number) => T)(size);
   next.set(a as never);
   return next;
@@ -193,6 +194,8 @@ export function checkLogColumns(
   knownHash: (block: number) => string | undefined,
 ): LogColumns {
   const range = `blocks ${filter.fromBlock}..${filter.toBlock}`;
+  // Built only for a message: this runs for every log.
+  const where = (n: number, i: number) => `block ${n}: log ${i} of ${range}`;
   const fail = (message: string): never => {
     throw new InvalidResponseError(message);
   };
@@ -202,9 +205,8 @@ export function checkLogColumns(
   const firstOf = new Map<number, number>();
   for (let i = 0; i < cols.count; i++) {
     const n = cols.blockNumber[i] as number;
-    const where = `block ${n}: log ${i} of ${range}`;
     if (n < filter.fromBlock || n > filter.toBlock)
-      fail(`${where}: block ${n} is outside the requested range`);
+      fail(`${where(n, i)}: block ${n} is outside the requested range`);
     if (blockFirst < 0 || cols.blockNumber[blockFirst] !== n) {
       const seen = firstOf.get(n);
       if (seen === undefined) {
@@ -213,21 +215,21 @@ export function checkLogColumns(
         const known = knownHash(n);
         if (known !== undefined && known.toLowerCase() !== cols.blockHashHex(i)) {
           fail(
-            `${where}: log for the wrong block (blockHash ${cols.blockHashHex(i)}, block is ${known})`,
+            `${where(n, i)}: log for the wrong block (blockHash ${cols.blockHashHex(i)}, block is ${known})`,
           );
         }
       } else blockFirst = seen;
     }
-    if (blockFirst !== i && !sameBytes(cols.blockHash, blockFirst * 32, i * 32, 32)) {
+    if (blockFirst !== i && !sameHash(cols.blockHash, blockFirst * 32, cols.blockHash, i * 32)) {
       fail(
-        `${where}: log for the wrong block (blockHash ${cols.blockHashHex(i)}, block is ${cols.blockHashHex(blockFirst)})`,
+        `${where(n, i)}: log for the wrong block (blockHash ${cols.blockHashHex(i)}, block is ${cols.blockHashHex(blockFirst)})`,
       );
     }
     if (i > 0) {
       const pn = cols.blockNumber[i - 1] as number;
       const pi = cols.logIndex[i - 1] as number;
       const li = cols.logIndex[i] as number;
-      if (pn === n && pi === li) fail(`${where}: duplicate logIndex ${li}`);
+      if (pn === n && pi === li) fail(`${where(n, i)}: duplicate logIndex ${li}`);
       if (pn > n || (pn === n && pi > li)) sorted = false;
     }
   }
@@ -249,7 +251,8 @@ export function checkLogColumns(
   return cols.reorder(order);
 }
 
-function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
-  for (let k = 0; k < n; k++) if (b[x + k] !== b[y + k]) return false;
+/** The 32 bytes at a[x] equal those at b[y]. */
+export function sameHash(a: Uint8Array, x: number, b: Uint8Array, y: number): boolean {
+  for (let k = 0; k < 32; k++) if (a[x + k] !== b[y + k]) return false;
   return true;
 }

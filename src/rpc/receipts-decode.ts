@@ -13,7 +13,7 @@ import {
   keyBytes,
   notCanonical,
 } from "./json-bytes.ts";
-import { LogColumns } from "./log-columns.ts";
+import { grown, LogColumns, sameHash } from "./log-columns.ts";
 import type { RpcBlock } from "./types.ts";
 import { blockTxHashes } from "./validate.ts";
 
@@ -43,16 +43,11 @@ export class ReceiptColumns {
   reserve(): void {
     if (this.count < this.cap) return;
     const cap = this.cap * 2;
-    const grow = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T => {
-      const next = new (a.constructor as new (n: number) => T)(n);
-      next.set(a as never);
-      return next;
-    };
-    this.transactionHash = grow(this.transactionHash, cap * 32);
-    this.blockHash = grow(this.blockHash, cap * 32);
-    this.blockNumber = grow(this.blockNumber, cap);
-    this.gasUsed = grow(this.gasUsed, cap);
-    this.status = grow(this.status, cap);
+    this.transactionHash = grown(this.transactionHash, cap * 32);
+    this.blockHash = grown(this.blockHash, cap * 32);
+    this.blockNumber = grown(this.blockNumber, cap);
+    this.gasUsed = grown(this.gasUsed, cap);
+    this.status = grown(this.status, cap);
     this.cap = cap;
   }
 
@@ -247,8 +242,8 @@ class ReceiptsDecoder extends JsonBytesDecoder {
         receiptLogs.blockNumber[j] !== c.blockNumber[k] ||
         receiptLogs.transactionIndex[j] !== k ||
         logIndex <= last ||
-        !sameBytes(receiptLogs.blockHash, j * 32, c.blockHash, k * 32) ||
-        !sameBytes(receiptLogs.transactionHash, j * 32, c.transactionHash, k * 32)
+        !sameHash(receiptLogs.blockHash, j * 32, c.blockHash, k * 32) ||
+        !sameHash(receiptLogs.transactionHash, j * 32, c.transactionHash, k * 32)
       )
         throw notCanonical;
       last = logIndex;
@@ -304,9 +299,4 @@ class ReceiptsDecoder extends JsonBytesDecoder {
         return 0;
     }
   }
-}
-
-function sameBytes(a: Uint8Array, x: number, b: Uint8Array, y: number): boolean {
-  for (let k = 0; k < 32; k++) if (a[x + k] !== b[y + k]) return false;
-  return true;
 }
