@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { makeVector } from "apache-arrow";
+import { makeVector, Table, tableToIPC } from "apache-arrow";
 import { blockChunks, chunkFileName, networkName } from "../extract/naming.ts";
 import { BytesColumn } from "../parquet/columns.ts";
+import { withFaultServer } from "../rpc/testing/harness.ts";
 import { recordedResult } from "./fixtures.ts";
 import { compileLayout, getDataset, parseU256Types, selectColumns } from "./index.ts";
+import type { LogUnit } from "./logs.ts";
 import { effectiveGasPrice, type TxUnit, transactions } from "./transactions.ts";
 import type { JsonBlock, JsonReceipt } from "./types.ts";
 import { writeBinary } from "./values.ts";
@@ -167,4 +169,39 @@ test("binary columns: malformed hex is refused without committing bytes; valid h
     [...vector].map((b) => Buffer.from(b as Uint8Array).toString("hex")),
     ["00ff10", "", "abcd"],
   );
+});
+
+test("logs fetched as columns: their rows, and their bulk append, build the JSON path's batch", async () => {
+  const logsDef = getDataset("logs");
+  const numbers = Array.from({ length: 24 }, (_, i) => 200 + i);
+  const selected = selectColumns(logsDef, { columns: ["all"] });
+  const needs = { columns: new Set(selected), innerRequestSize: 1 };
+  const ctx = { chainId: 1 };
+  await withFaultServer({}, {}, async (client) => {
+    const viaJson = await logsDef.fetch(client, numbers, needs);
+    const viaColumns = await logsDef.fetch(client, numbers, { ...needs, columnar: true });
+    assert.ok(viaColumns.some((u: LogUnit) => u.columnar !== undefined));
+    const ipc = (fill: (layout: ReturnType<typeof compileLayout>) => void) => {
+      const layout = compileLayout(logsDef, selected);
+      fill(layout);
+      return tableToIPC(new Table([layout.takeBatch()]), "stream");
+    };
+    const expected = ipc((l) => {
+      for (const u of viaJson) for (const r of logsDef.rows(u)) l.append(r, ctx);
+    });
+    assert.ok(expected.length > 0);
+    // Row objects made back from the columns (for callers that want rows)...
+    const fromRows = ipc((l) => {
+      for (const u of viaColumns) for (const r of logsDef.rows(u)) l.append(r, ctx);
+    });
+    // ...and the bulk append the engine uses.
+    const inBulk = ipc((l) => {
+      for (const u of viaColumns) {
+        const bulk = logsDef.columnarRows?.(u);
+        if (bulk) l.appendBulk?.(bulk.rows, bulk.count, ctx);
+      }
+    });
+    assert.deepEqual(fromRows, expected);
+    assert.deepEqual(inBulk, expected);
+  });
 });
