@@ -422,7 +422,7 @@ test("--inner-request-size changes the eth_getLogs calls, not the file", async (
   assert.equal(one, fifty);
 });
 
-test("logs and receipts decoded from the response bytes: the same files as through JSON.parse", async () => {
+test("logs, receipts, blocks and transactions decoded from the response bytes: the same files as through JSON.parse", async () => {
   const client = new RpcClient({ urls: [devnet.url] });
   let columnarCalls = 0;
   // The same client; one view of it without the columnar methods, which makes the datasets
@@ -443,6 +443,16 @@ test("logs and receipts decoded from the response bytes: the same files as throu
     ) => {
       columnarCalls++;
       return client.getBlocksWithReceiptColumns(...args);
+    },
+    getBlockHeaders: (...args: Parameters<RpcClient["getBlockHeaders"]>) => {
+      columnarCalls++;
+      return client.getBlockHeaders(...args);
+    },
+    getTransactionBlocks: async (...args: Parameters<RpcClient["getTransactionBlocks"]>) => {
+      const blocks = await client.getTransactionBlocks(...args);
+      // Counted only when the transactions did come as columns (not the JSON fallback).
+      if (blocks.some((b) => b.txs !== undefined)) columnarCalls++;
+      return blocks;
     },
   };
   const sha = async (rpc: typeof viaJson, dataset: string, options: DatasetOptions) => {
@@ -471,6 +481,16 @@ test("logs and receipts decoded from the response bytes: the same files as throu
       ["transactions", {}],
       ["transactions", { columns: ["all"], hex: true }],
       ["transactions", { columns: ["success", "gas_used"] }],
+      [
+        "transactions",
+        {
+          columns: ["transaction_hash", "value", "n_rlp_bytes", "r", "s", "v", "gas_price"],
+          u256Types: ["binary", "string", "f32", "f64", "u32", "u64"],
+        },
+      ],
+      ["transactions", { columns: ["all"], excludeColumns: ["gas_used", "success"], hex: true }],
+      ["blocks", {}],
+      ["blocks", { columns: ["all"], hex: true }],
     ];
     for (const [dataset, options] of variants) {
       const what = `${dataset} ${JSON.stringify(options)}`;

@@ -2,7 +2,7 @@ import type { BlockRpc, ColumnSpec, DatasetDef, FetchNeeds, JsonBlock } from "./
 
 /**
  * cryo `blocks` (crates/freeze/src/datasets/blocks.rs): one `eth_getBlockByNumber(n, false)`
- * per block, one row per block.
+ * per block, one row per block (with needs.columnar, a header decoded from the response bytes).
  */
 const columns: ColumnSpec<JsonBlock>[] = [
   { name: "block_hash", kind: "binary", get: (b) => b.hash },
@@ -48,7 +48,12 @@ export const blocks: DatasetDef<JsonBlock, JsonBlock> = {
     "chain_id",
   ],
   async fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds) {
-    return (await rpc.getBlocks(numbers, false, { signal: needs.signal })) as JsonBlock[];
+    // No column reads the transaction hashes: with needs.columnar, only the header is decoded.
+    const blocks =
+      needs.columnar && rpc.getBlockHeaders
+        ? await rpc.getBlockHeaders(numbers, { signal: needs.signal })
+        : await rpc.getBlocks(numbers, false, { signal: needs.signal });
+    return blocks as JsonBlock[];
   },
   rows: (block) => [block],
 };

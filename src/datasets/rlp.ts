@@ -1,3 +1,4 @@
+import { rlpPrefixLength } from "../rpc/tx-columns.ts";
 import { badValue } from "./values.ts";
 
 /**
@@ -159,23 +160,16 @@ export function transactionEnvelope(tx: RlpTx): [string, RlpItem[]] | null {
   }
 }
 
-/** Length in bytes of an RLP length prefix for a payload of `n` bytes. */
-function prefixLength(n: number): number {
-  if (n <= 55) return 1;
-  let len = 1;
-  for (let x = n; x > 0xff; x = Math.floor(x / 256)) len++;
-  return 1 + len;
-}
 
 export function rlpLength(item: RlpItem): number {
   if (typeof item === "string") {
     const n = item.length / 2;
     if (n === 1 && Number.parseInt(item, 16) < 0x80) return 1;
-    return prefixLength(n) + n;
+    return rlpPrefixLength(n) + n;
   }
   let payload = 0;
   for (const child of item) payload += rlpLength(child);
-  return prefixLength(payload) + payload;
+  return rlpPrefixLength(payload) + payload;
 }
 
 /** cryo's `n_rlp_bytes`: the EIP-2718 encoded length, null for types it cannot re-encode. */

@@ -10,7 +10,7 @@ import {
   newColumn,
   type U64Column,
 } from "../parquet/columns.ts";
-import type { AnyDataset, BulkValues, ColumnSpec, RowContext } from "./types.ts";
+import type { AnyDataset, BulkValues, CellValue, ColumnSpec, RowContext } from "./types.ts";
 import {
   badValue,
   parseU256,
@@ -168,57 +168,69 @@ export function compileLayout<R>(
     const name = spec.name;
     const get = spec.get;
     const bulk = spec.bulk as ((rows: unknown, ctx: RowContext) => BulkValues) | undefined;
-    if (
-      !bulk ||
-      spec.kind === "u256" ||
-      spec.kind === "string" ||
-      spec.kind === "f64" ||
-      spec.kind === "bool"
-    )
-      bulkWriters = undefined;
+    if (!bulk) bulkWriters = undefined;
+    /** Writes one cell, as the row path does; bulk "cells" values go through it too. */
+    let write: (v: CellValue) => void;
+    /** The column's own bulk kinds, besides "cells". */
+    let appendOwn: ((v: BulkValues, count: number) => boolean) | undefined;
     switch (spec.kind) {
       case "u32": {
         const b = add(name, "u32") as FixedColumn;
-        writers.push((r, c) => writeU32(b, name, get(r, c)));
-        bulkWriters?.push((rows, n, c) =>
-          b.appendMany(bulkOf(name, "u32", bulk, rows, n, c).values),
-        );
+        write = (v) => writeU32(b, name, v);
+        appendOwn = (v, n) => {
+          if (v.kind !== "u32" || v.values.length !== n) return false;
+          b.appendMany(v.values);
+          return true;
+        };
         break;
       }
       case "u64": {
         const b = add(name, "u64") as U64Column;
-        writers.push((r, c) => writeU64(b, name, get(r, c)));
-        bulkWriters?.push((rows, n, c) =>
-          b.appendRepeated(bulkOf(name, "u64-constant", bulk, rows, n, c).value, n),
-        );
+        write = (v) => writeU64(b, name, v);
+        appendOwn = (v, n) => {
+          if (v.kind !== "u64-constant") return false;
+          b.appendRepeated(v.value, n);
+          return true;
+        };
         break;
       }
       case "f64": {
         const b = add(name, "f64") as FixedColumn;
-        writers.push((r, c) => writeF64(b, name, get(r, c)));
+        write = (v) => writeF64(b, name, v);
         break;
       }
       case "bool": {
         const b = add(name, "bool") as BoolColumn;
-        writers.push((r, c) => writeBool(b, name, get(r, c)));
+        write = (v) => writeBool(b, name, v);
         break;
       }
       case "string": {
         const b = add(name, "utf8") as BytesColumn;
-        writers.push((r, c) => writeUtf8(b, name, get(r, c)));
+        write = (v) => writeUtf8(b, name, v);
         break;
       }
       case "binary": {
         const b = add(name, binaryType) as BytesColumn;
         if (!enc.hex) deferred.push([name, b]);
-        writers.push((r, c) => writeBin(b, name, get(r, c)));
-        bulkWriters?.push((rows, n, c) => appendBytes(b, name, bulk, rows, n, c));
+        write = (v) => writeBin(b, name, v);
+        appendOwn = (v, n) => appendBytes(b, v, n);
         break;
       }
       case "u256":
-        writers.push(u256Writer(name, get, u256Types, add, binaryType, enc.hex === true));
+        write = u256Writer(name, u256Types, add, binaryType, enc.hex === true);
         break;
     }
+    writers.push((r, c) => write(get(r, c)));
+    bulkWriters?.push((rows, n, c) => {
+      const v = bulk?.(rows as never, c);
+      if (v?.kind === "cells" && v.values.length === n) {
+        for (let i = 0; i < n; i++) write(v.values[i]);
+      } else if (!v || !appendOwn?.(v, n)) {
+        throw new FatalError(`column ${name}: bulk values of the wrong kind or length`, {
+          category: "internal",
+        });
+      }
+    });
   }
   const schema = new Schema(fields);
   let rows = 0;
@@ -267,53 +279,25 @@ export function compileLayout<R>(
 }
 
 type BulkWriter = (rows: unknown, count: number, ctx: RowContext) => void;
-type BulkGetter = ((rows: unknown, ctx: RowContext) => BulkValues) | undefined;
 
-/** A column's bulk values, checked to be of the kind and length its builder takes. */
-function bulkOf<K extends BulkValues["kind"]>(
-  column: string,
-  kind: K,
-  bulk: BulkGetter,
-  rows: unknown,
-  count: number,
-  ctx: RowContext,
-): Extract<BulkValues, { kind: K }> {
-  const v = bulk?.(rows, ctx);
-  if (v?.kind !== kind || (v.kind === "u32" && v.values.length !== count))
-    throw new FatalError(`column ${column}: bulk values of the wrong kind or length`, {
-      category: "internal",
-    });
-  return v as Extract<BulkValues, { kind: K }>;
-}
-
-function appendBytes(
-  b: BytesColumn,
-  column: string,
-  bulk: BulkGetter,
-  rows: unknown,
-  count: number,
-  ctx: RowContext,
-): void {
-  const v = bulk?.(rows, ctx);
-  if (v?.kind === "fixed-bytes" && (v.present === undefined || v.present.length === count))
+/** Binary bulk values into `b`: false when they are not of a binary kind or length. */
+function appendBytes(b: BytesColumn, v: BulkValues, count: number): boolean {
+  if (v.kind === "fixed-bytes" && (v.present === undefined || v.present.length === count))
     b.appendFixedWidth(v.data, v.start, v.width, count, v.present);
-  else if (v?.kind === "bytes" && v.ends.length === count)
+  else if (v.kind === "bytes" && v.ends.length === count)
     b.appendConsecutive(v.data, v.start, v.ends);
-  else
-    throw new FatalError(`column ${column}: bulk values of the wrong kind or length`, {
-      category: "internal",
-    });
+  else return false;
+  return true;
 }
 
 /** One writer filling every selected variant of a u256 column from a single parse. */
-function u256Writer<R>(
+function u256Writer(
   name: string,
-  get: ColumnSpec<R>["get"],
   types: readonly U256Type[],
   add: (name: string, type: ColumnType) => ColumnBuilder,
   binaryType: ColumnType,
   hex: boolean,
-): (row: R, ctx: RowContext) => void {
+): (v: CellValue) => void {
   // Each part gets the parsed value and, when the cell was a hex quantity, that string too.
   const parts = types.map((t): ((x: bigint | null, quantity: string | undefined) => void) => {
     switch (t) {
@@ -353,8 +337,7 @@ function u256Writer<R>(
         throw new FatalError(`unknown u256 type ${String(t)}`, { category: "invalid_options" });
     }
   });
-  return (row, ctx) => {
-    const v = get(row, ctx);
+  return (v) => {
     const x = parseU256(name, v);
     // parseU256 accepted it: a string here is a well-formed quantity of 1-64 digits.
     const quantity = typeof v === "string" ? v : undefined;

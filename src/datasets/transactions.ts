@@ -1,8 +1,10 @@
 import { FatalError } from "../core/errors.ts";
 import { ReceiptColumns } from "../rpc/receipts-decode.ts";
+import type { TxColumns } from "../rpc/tx-columns.ts";
 import { transactionRlpLength } from "./rlp.ts";
 import type {
   BlockRpc,
+  BulkValues,
   CellValue,
   ColumnSpec,
   DatasetDef,
@@ -11,7 +13,14 @@ import type {
   JsonReceipt,
   JsonTx,
 } from "./types.ts";
-import { countBytes, hexNumber, padQuantity, parseU256, smallQuantity } from "./values.ts";
+import {
+  badValue,
+  countBytes,
+  hexNumber,
+  padQuantity,
+  parseU256,
+  smallQuantity,
+} from "./values.ts";
 
 /**
  * cryo `transactions` / `txs` (crates/freeze/src/datasets/transactions.rs):
@@ -21,9 +30,12 @@ import { countBytes, hexNumber, padQuantity, parseU256, smallQuantity } from "./
  * .getBlocksWithReceiptColumns): only gasUsed and status are read from them.
  */
 export interface TxUnit {
+  /** With its transactions as objects; only the header when they came as `txs`. */
   block: JsonBlock;
   /** As objects, or as columns (decoded from the response bytes; see needs.columnar). */
   receipts: JsonReceipt[] | ReceiptColumns | null;
+  /** The transactions as columns (decoded from the response bytes; see needs.columnar). */
+  txs?: TxColumns | undefined;
 }
 
 export interface TxRow {
@@ -109,24 +121,119 @@ function inputBytes(r: TxRow) {
   return r.inputCounts;
 }
 
+/** A unit whose transactions came as columns (see `columnarRows`). */
+type ColumnarUnit = TxUnit & { txs: TxColumns };
+
+/** Each column twice: `get` reads a row of objects, `bulk` the same column of a ColumnarUnit. */
 const columns: ColumnSpec<TxRow>[] = [
-  { name: "block_number", kind: "u32", get: (r) => r.block.number },
-  { name: "transaction_index", kind: "u64", get: (r) => r.index },
-  { name: "transaction_hash", kind: "binary", get: (r) => r.tx.hash },
-  { name: "nonce", kind: "u64", get: (r) => r.tx.nonce },
-  { name: "from_address", kind: "binary", get: (r) => r.tx.from },
-  { name: "to_address", kind: "binary", get: (r) => r.tx.to },
-  { name: "value", kind: "u256", get: (r) => r.tx.value },
-  { name: "input", kind: "binary", get: (r) => r.tx.input },
-  { name: "gas_limit", kind: "u64", get: (r) => r.tx.gas },
-  { name: "gas_used", kind: "u64", get: gasUsed },
-  { name: "gas_price", kind: "u64", get: (r) => gasPriceCell(r.tx, r.block) },
-  { name: "transaction_type", kind: "u32", get: (r) => r.tx.type ?? 0 },
-  { name: "max_priority_fee_per_gas", kind: "u64", get: (r) => r.tx.maxPriorityFeePerGas },
-  { name: "max_fee_per_gas", kind: "u64", get: (r) => r.tx.maxFeePerGas },
-  { name: "success", kind: "bool", get: success },
-  { name: "n_input_bytes", kind: "u32", get: (r) => inputBytes(r).total },
-  { name: "n_input_zero_bytes", kind: "u32", get: (r) => inputBytes(r).zero },
+  {
+    name: "block_number",
+    kind: "u32",
+    get: (r) => r.block.number,
+    bulk: (u: ColumnarUnit) => cells(repeat(u.txs.count, u.block.number)),
+  },
+  {
+    name: "transaction_index",
+    kind: "u64",
+    get: (r) => r.index,
+    // The decoder checked every transactionIndex to be the transaction's position.
+    bulk: (u: ColumnarUnit) => cells(Float64Array.from({ length: u.txs.count }, (_, i) => i)),
+  },
+  {
+    name: "transaction_hash",
+    kind: "binary",
+    get: (r) => r.tx.hash,
+    bulk: (u: ColumnarUnit) => fixed(u.txs.hash, 32),
+  },
+  {
+    name: "nonce",
+    kind: "u64",
+    get: (r) => r.tx.nonce,
+    bulk: (u: ColumnarUnit) => cells(u.txs.nonce.subarray(0, u.txs.count)),
+  },
+  {
+    name: "from_address",
+    kind: "binary",
+    get: (r) => r.tx.from,
+    bulk: (u: ColumnarUnit) => fixed(u.txs.from, 20),
+  },
+  {
+    name: "to_address",
+    kind: "binary",
+    get: (r) => r.tx.to,
+    bulk: (u: ColumnarUnit) => fixed(u.txs.to, 20, u.txs.toPresent.subarray(0, u.txs.count)),
+  },
+  {
+    name: "value",
+    kind: "u256",
+    get: (r) => r.tx.value,
+    bulk: (u: ColumnarUnit) => cells(u.txs.value),
+  },
+  {
+    name: "input",
+    kind: "binary",
+    get: (r) => r.tx.input,
+    bulk: (u: ColumnarUnit) => ({
+      kind: "bytes",
+      data: u.txs.input,
+      start: 0,
+      ends: u.txs.inputEnd.subarray(0, u.txs.count),
+    }),
+  },
+  {
+    name: "gas_limit",
+    kind: "u64",
+    get: (r) => r.tx.gas,
+    bulk: (u: ColumnarUnit) => cells(u.txs.gas.subarray(0, u.txs.count)),
+  },
+  {
+    name: "gas_used",
+    kind: "u64",
+    get: gasUsed,
+    bulk: (u: ColumnarUnit) => cells(gasUsedCells(u)),
+  },
+  {
+    name: "gas_price",
+    kind: "u64",
+    get: (r) => gasPriceCell(r.tx, r.block),
+    bulk: (u: ColumnarUnit) => cells(gasPriceCells(u)),
+  },
+  {
+    name: "transaction_type",
+    kind: "u32",
+    get: (r) => r.tx.type ?? 0,
+    bulk: (u: ColumnarUnit) => ({ kind: "u32", values: u.txs.type.subarray(0, u.txs.count) }),
+  },
+  {
+    name: "max_priority_fee_per_gas",
+    kind: "u64",
+    get: (r) => r.tx.maxPriorityFeePerGas,
+    bulk: (u: ColumnarUnit) => cells(orNull(u.txs.maxPriorityFeePerGas, u.txs.count)),
+  },
+  {
+    name: "max_fee_per_gas",
+    kind: "u64",
+    get: (r) => r.tx.maxFeePerGas,
+    bulk: (u: ColumnarUnit) => cells(orNull(u.txs.maxFeePerGas, u.txs.count)),
+  },
+  {
+    name: "success",
+    kind: "bool",
+    get: success,
+    bulk: (u: ColumnarUnit) => cells(successCells(u)),
+  },
+  {
+    name: "n_input_bytes",
+    kind: "u32",
+    get: (r) => inputBytes(r).total,
+    bulk: (u: ColumnarUnit) => inputCounts(u.txs, "total"),
+  },
+  {
+    name: "n_input_zero_bytes",
+    kind: "u32",
+    get: (r) => inputBytes(r).zero,
+    bulk: (u: ColumnarUnit) => inputCounts(u.txs, "zero"),
+  },
   {
     name: "n_input_nonzero_bytes",
     kind: "u32",
@@ -134,16 +241,120 @@ const columns: ColumnSpec<TxRow>[] = [
       const { total, zero } = inputBytes(r);
       return total - zero;
     },
+    bulk: (u: ColumnarUnit) => inputCounts(u.txs, "nonzero"),
   },
   // EIP-2718 encoded length, rebuilt from the JSON fields (null for types cryo cannot encode).
-  { name: "n_rlp_bytes", kind: "u32", get: (r) => transactionRlpLength(r.tx) },
-  { name: "block_hash", kind: "binary", get: (r) => r.block.hash },
-  { name: "timestamp", kind: "u32", get: (r) => r.block.timestamp },
-  { name: "r", kind: "binary", get: (r) => padQuantity("r", r.tx.r, 32) },
-  { name: "s", kind: "binary", get: (r) => padQuantity("s", r.tx.s, 32) },
-  { name: "v", kind: "bool", get: (r) => yParity(r.tx) },
-  { name: "chain_id", kind: "u64", get: (_r, ctx) => ctx.chainId },
+  {
+    name: "n_rlp_bytes",
+    kind: "u32",
+    get: (r) => transactionRlpLength(r.tx),
+    bulk: (u: ColumnarUnit) => cells(rlpCells(u.txs)),
+  },
+  {
+    name: "block_hash",
+    kind: "binary",
+    get: (r) => r.block.hash,
+    bulk: (u: ColumnarUnit) => cells(repeat(u.txs.count, u.block.hash)),
+  },
+  {
+    name: "timestamp",
+    kind: "u32",
+    get: (r) => r.block.timestamp,
+    bulk: (u: ColumnarUnit) => cells(repeat(u.txs.count, u.block.timestamp)),
+  },
+  {
+    name: "r",
+    kind: "binary",
+    get: (r) => padQuantity("r", r.tx.r, 32),
+    bulk: (u: ColumnarUnit) => fixed(u.txs.r, 32, signaturePresent(u.txs, 1)),
+  },
+  {
+    name: "s",
+    kind: "binary",
+    get: (r) => padQuantity("s", r.tx.s, 32),
+    bulk: (u: ColumnarUnit) => fixed(u.txs.s, 32, signaturePresent(u.txs, 2)),
+  },
+  {
+    name: "v",
+    kind: "bool",
+    get: (r) => yParity(r.tx),
+    bulk: (u: ColumnarUnit) =>
+      cells(Array.from(u.txs.parity.subarray(0, u.txs.count), (p) => (p < 0 ? null : p === 1))),
+  },
+  {
+    name: "chain_id",
+    kind: "u64",
+    get: (_r, ctx) => ctx.chainId,
+    bulk: (_u: ColumnarUnit, ctx) => ({ kind: "u64-constant", value: ctx.chainId }),
+  },
 ];
+
+// The bulk getters' helpers. Each gives the cells the row path would give for the same block.
+const cells = (values: ArrayLike<CellValue>): BulkValues => ({ kind: "cells", values });
+const repeat = (n: number, v: CellValue): CellValue[] => new Array<CellValue>(n).fill(v);
+const fixed = (data: Uint8Array, width: number, present?: Uint8Array): BulkValues => ({
+  kind: "fixed-bytes",
+  data,
+  start: 0,
+  width,
+  ...(present ? { present } : {}),
+});
+
+function orNull(values: Float64Array, n: number): (number | null)[] {
+  return Array.from(values.subarray(0, n), (x) => (Number.isNaN(x) ? null : x));
+}
+
+function signaturePresent(txs: TxColumns, bit: number): Uint8Array {
+  return txs.sigPresent.subarray(0, txs.count).map((p) => (p & bit ? 1 : 0));
+}
+
+function inputCounts(txs: TxColumns, which: "total" | "zero" | "nonzero"): BulkValues {
+  const values = new Uint32Array(txs.count);
+  for (let i = 0; i < txs.count; i++) {
+    const total = (txs.inputEnd[i] as number) - (i === 0 ? 0 : (txs.inputEnd[i - 1] as number));
+    const zero = txs.inputZeros[i] as number;
+    values[i] = which === "total" ? total : which === "zero" ? zero : total - zero;
+  }
+  return { kind: "u32", values };
+}
+
+function rlpCells(txs: TxColumns): (number | null)[] {
+  return Array.from(txs.rlpLength.subarray(0, txs.count), (n, i) => {
+    if (n === -2) throw badValue(`n_rlp_bytes (${txs.rlpMissing.get(i)})`, undefined);
+    return n < 0 ? null : n;
+  });
+}
+
+function gasUsedCells({ txs, receipts }: ColumnarUnit): ArrayLike<CellValue> {
+  if (receipts instanceof ReceiptColumns) return receipts.gasUsed.subarray(0, txs.count);
+  return receipts ? receipts.map((r) => r.gasUsed) : repeat(txs.count, null);
+}
+
+function successCells({ txs, receipts }: ColumnarUnit): (boolean | null)[] {
+  if (receipts instanceof ReceiptColumns)
+    return Array.from(receipts.status.subarray(0, txs.count), (s) => (s < 0 ? null : s === 1));
+  return receipts
+    ? receipts.map((r) => (r.status === undefined ? null : hexNumber("success", r.status) === 1))
+    : (repeat(txs.count, null) as null[]);
+}
+
+/** gasPriceCell's number path (the decoder took only fees and a base fee below 2^52). */
+function gasPriceCells({ txs, block }: ColumnarUnit): (number | null)[] {
+  const base = block.baseFeePerGas == null ? -1 : smallQuantity(block.baseFeePerGas);
+  const out: (number | null)[] = [];
+  for (let i = 0; i < txs.count; i++) {
+    const maxFee = txs.maxFeePerGas[i] as number;
+    if ((txs.type[i] as number) < 2 || Number.isNaN(maxFee)) {
+      const price = txs.gasPrice[i] as number;
+      out.push(Number.isNaN(price) ? null : price);
+      continue;
+    }
+    const tip = txs.maxPriorityFeePerGas[i] as number;
+    const prio = Number.isNaN(tip) ? 0 : tip;
+    out.push(base < 0 ? maxFee : base + Math.min(prio, maxFee - base));
+  }
+  return out;
+}
 
 const RECEIPT_COLUMNS = ["gas_used", "success"];
 
@@ -173,7 +384,16 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
     "chain_id",
   ],
   async fetch(rpc: BlockRpc, numbers: number[], needs: FetchNeeds) {
-    if (RECEIPT_COLUMNS.some((c) => needs.columns.has(c))) {
+    const withReceipts = RECEIPT_COLUMNS.some((c) => needs.columns.has(c));
+    if (needs.columnar && rpc.getTransactionBlocks) {
+      const res = await rpc.getTransactionBlocks(numbers, withReceipts, { signal: needs.signal });
+      return res.map((r) => ({
+        block: r.block as JsonBlock,
+        receipts: r.receipts as JsonReceipt[] | ReceiptColumns | null,
+        txs: r.txs,
+      }));
+    }
+    if (withReceipts) {
       if (needs.columnar && rpc.getBlocksWithReceiptColumns) {
         const res = await rpc.getBlocksWithReceiptColumns(numbers, { signal: needs.signal });
         return res.map((r) => ({
@@ -190,7 +410,13 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
     const blocks = (await rpc.getBlocks(numbers, true, { signal: needs.signal })) as JsonBlock[];
     return blocks.map((block) => ({ block, receipts: null }));
   },
-  rows({ block, receipts }) {
+  rows({ block, receipts, txs }) {
+    if (txs) {
+      // Every column has a bulk getter, so a layout always appends such units in bulk.
+      throw new FatalError("transactions fetched as columns are appended in bulk, not as rows", {
+        category: "internal",
+      });
+    }
     const rows: TxRow[] = block.transactions.map((tx, i) => {
       if (typeof tx === "string") {
         throw new FatalError(
@@ -218,4 +444,5 @@ export const transactions: DatasetDef<TxUnit, TxRow> = {
     // Stable sort by transaction_index (nodes return them in order; this makes it a guarantee).
     return rows.sort((a, b) => a.index - b.index);
   },
+  columnarRows: (unit) => (unit.txs ? { rows: unit, count: unit.txs.count } : undefined),
 };

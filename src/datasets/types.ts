@@ -4,12 +4,13 @@
  *
  * The RPC layer (src/rpc/) hands over JSON-RPC objects with hex strings exactly as the node sent
  * them; the row builders parse hex directly into column buffers. Logs and receipts may instead
- * come already decoded into columns (LogColumns, ReceiptColumns; see FetchNeeds.columnar): the
- * logs dataset appends them in bulk, the transactions dataset reads gasUsed and status.
+ * come already decoded into columns (LogColumns, ReceiptColumns, TxColumns; see
+ * FetchNeeds.columnar), which the logs and transactions datasets append in bulk.
  */
 
 import type { LogColumns } from "../rpc/log-columns.ts";
 import type { ReceiptColumns } from "../rpc/receipts-decode.ts";
+import type { TxColumns } from "../rpc/tx-columns.ts";
 
 /** The subset of the RPC client a dataset needs (src/rpc/ RpcClient satisfies it). */
 export interface BlockRpc {
@@ -49,6 +50,27 @@ export interface BlockRpc {
     filters: readonly { fromBlock: number; toBlock: number }[],
     opts?: RpcCallOptions,
   ): Promise<readonly LogColumns[]>;
+  /**
+   * getBlocks(numbers, false) without the transaction hashes (RpcClient decodes the headers
+   * from the response bytes; see src/rpc/blocks-decode.ts). Optional, like getLogsColumnar.
+   */
+  getBlockHeaders?(numbers: number[], opts?: RpcCallOptions): Promise<readonly object[]>;
+  /**
+   * Full blocks (and their receipts when `receipts`), a block's transactions as TxColumns when
+   * they were decoded from the response bytes (`txs`), otherwise in `block` as getBlocks gives
+   * them. Optional, like getLogsColumnar.
+   */
+  getTransactionBlocks?(
+    numbers: number[],
+    receipts: boolean,
+    opts?: RpcCallOptions,
+  ): Promise<
+    readonly {
+      block: object;
+      txs: TxColumns | undefined;
+      receipts: readonly object[] | ReceiptColumns | null;
+    }[]
+  >;
 }
 
 /** `signal`: the extraction was aborted; its RPC calls stop (queued, in flight or retrying). */
@@ -157,9 +179,12 @@ export interface ColumnSpec<R> {
  * - `u64-constant`: the same number in every row;
  * - `fixed-bytes`: `width` bytes per row, row i at `data[start + i·width]`; rows whose
  *   `present` entry is 0 are null;
- * - `bytes`: row i is `data[ends[i-1] (or start), ends[i])`.
+ * - `bytes`: row i is `data[ends[i-1] (or start), ends[i])`;
+ * - `cells`: one cell per row, of any value a `get` may return, written as the row path writes
+ *   it (any column kind).
  */
 export type BulkValues =
+  | { kind: "cells"; values: ArrayLike<CellValue> }
   | { kind: "u32"; values: Uint32Array }
   | { kind: "u64-constant"; value: number }
   | { kind: "fixed-bytes"; data: Uint8Array; start: number; width: number; present?: Uint8Array }

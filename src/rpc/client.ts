@@ -6,6 +6,7 @@
  */
 import { Agent } from "undici";
 import { FatalError, RetryableError, TraceError } from "../core/errors.ts";
+import { checkDecodedBlock, DecodedBlock, decodeBlocksResponse } from "./blocks-decode.ts";
 import { Endpoint, RateLimitedError } from "./endpoint.ts";
 import {
   classifyJsonRpcError,
@@ -22,9 +23,11 @@ import { backoffDelay, RateLimiter, Semaphore, sleep, throwIfAborted } from "./l
 import { checkLogColumns, LogColumns } from "./log-columns.ts";
 import { decodeLogsResponse } from "./logs-decode.ts";
 import { checkReceiptColumns, decodeReceiptsResponse, ReceiptColumns } from "./receipts-decode.ts";
+import type { TxColumns } from "./tx-columns.ts";
 import type {
   LogFilter,
   RpcBlock,
+  RpcBlockHeader,
   RpcClientOptions,
   RpcLog,
   RpcReceipt,
@@ -191,17 +194,71 @@ export class RpcClient {
     fullTransactions: boolean,
     opts: CallOptions = {},
   ): Promise<RpcBlock[]> {
+    return (await this.fetchBlocks(numbers, fullTransactions, false, opts)) as RpcBlock[];
+  }
+
+  /**
+   * Block headers (eth_getBlockByNumber without full transactions), validated as getBlocks
+   * validates them, but decoded from the response bytes when the answer is in the usual form:
+   * only the header's strings are made, the transaction hashes are checked and dropped.
+   */
+  async getBlockHeaders(numbers: number[], opts: CallOptions = {}): Promise<RpcBlockHeader[]> {
+    const blocks = await this.fetchBlocks(numbers, false, true, opts);
+    return blocks.map((b) => (b instanceof DecodedBlock ? b.header : b));
+  }
+
+  /**
+   * Full blocks, and their receipts when `receipts` (as getBlocksWithReceiptColumns gives them),
+   * with the transactions decoded from the response bytes into TxColumns when the answer is in
+   * the usual form (`txs`), and otherwise as getBlocks gives them (`txs` undefined). Validated
+   * by the same rules either way.
+   */
+  async getTransactionBlocks(
+    numbers: number[],
+    receipts: boolean,
+    opts: CallOptions = {},
+  ): Promise<TransactionBlock[]> {
+    if (!receipts) {
+      const blocks = await this.fetchBlocks(numbers, true, true, opts);
+      return blocks.map((b) =>
+        b instanceof DecodedBlock
+          ? { block: b.header, txs: b.txs as TxColumns, receipts: null }
+          : { block: b, txs: undefined, receipts: null },
+      );
+    }
+    const res = await this.blocksWithReceipts(numbers, opts, true, true);
+    return res.map(({ block, decoded, receipts }) =>
+      decoded
+        ? { block: decoded.header, txs: decoded.txs as TxColumns, receipts }
+        : { block, txs: undefined, receipts },
+    );
+  }
+
+  private async fetchBlocks(
+    numbers: number[],
+    fullTransactions: boolean,
+    fromBytes: boolean,
+    opts: CallOptions,
+  ): Promise<(RpcBlock | DecodedBlock)[]> {
     for (const n of numbers) blockNumberArg(n, "getBlocks");
+    const decode = fromBytes ? (fullTransactions ? decodeFullBlocks : decodeHashBlocks) : undefined;
     const blocks = (await this.run(
       numbers.map((n) => ({
         method: "eth_getBlockByNumber",
         params: [toHexQuantity(n), fullTransactions],
-        validate: (r: unknown) => validateBlock(r, n, fullTransactions),
+        validate: (r: unknown) =>
+          r instanceof DecodedBlock
+            ? checkDecodedBlock(r, n)
+            : validateBlock(r, n, fullTransactions),
+        ...(decode ? { decode } : {}),
       })),
       fullTransactions ? this.heavyBatchSize : this.batchSize,
       opts.signal,
-    )) as RpcBlock[];
-    for (let i = 0; i < blocks.length; i++) this.rememberHash(numbers[i]!, blocks[i]!.hash);
+    )) as (RpcBlock | DecodedBlock)[];
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i] as RpcBlock | DecodedBlock;
+      this.rememberHash(numbers[i]!, b instanceof DecodedBlock ? b.header.hash : b.hash);
+    }
     return blocks;
   }
 
@@ -239,7 +296,7 @@ export class RpcClient {
     numbers: number[],
     opts: CallOptions = {},
   ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] }[]> {
-    return (await this.blocksWithReceipts(numbers, opts, false)) as {
+    return (await this.blocksWithReceipts(numbers, opts, false, false)) as {
       block: RpcBlock;
       receipts: RpcReceipt[];
     }[];
@@ -255,16 +312,27 @@ export class RpcClient {
     numbers: number[],
     opts: CallOptions = {},
   ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] | ReceiptColumns }[]> {
-    return await this.blocksWithReceipts(numbers, opts, true);
+    return await this.blocksWithReceipts(numbers, opts, true, false);
   }
 
+  /**
+   * Full blocks with their receipts. `decoded`: the block as decoded from bytes (its `block`
+   * then carries the header and the transaction hashes, for the receipts' checks).
+   */
   private async blocksWithReceipts(
     numbers: number[],
     opts: CallOptions,
     columns: boolean,
-  ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] | ReceiptColumns }[]> {
+    blocksFromBytes: boolean,
+  ): Promise<
+    {
+      block: RpcBlock;
+      decoded?: DecodedBlock;
+      receipts: RpcReceipt[] | ReceiptColumns;
+    }[]
+  > {
     for (const n of numbers) blockNumberArg(n, "getBlocksWithReceipts");
-    const blocksP = this.getBlocks(numbers, true, opts);
+    const blocksP = this.fetchBlocks(numbers, true, blocksFromBytes, opts);
     // Receipts are requested alongside the blocks (not after) so both overlap on the wire; they are
     // cross-checked against the blocks once both arrive, and refetched individually on mismatch.
     const receiptsP: Promise<unknown[] | null> = this.someEndpointSupports("eth_getBlockReceipts")
@@ -284,12 +352,15 @@ export class RpcClient {
       : Promise.resolve(null);
     const [blocks, early] = await Promise.all([blocksP, receiptsP]);
     return await Promise.all(
-      blocks.map(async (block, i) => {
+      blocks.map(async (b, i) => {
+        const decoded = b instanceof DecodedBlock ? b : undefined;
+        const block = decoded ? decoded.withHashes() : (b as RpcBlock);
         if (early !== null) {
           try {
             const receipts = early[i];
             return {
               block,
+              ...(decoded ? { decoded } : {}),
               receipts:
                 receipts instanceof ReceiptColumns
                   ? checkReceiptColumns(receipts, block)
@@ -300,7 +371,11 @@ export class RpcClient {
             this.counters.failures++;
           }
         }
-        return { block, receipts: await this.getBlockReceipts(block, opts) };
+        return {
+          block,
+          ...(decoded ? { decoded } : {}),
+          receipts: await this.getBlockReceipts(block, opts),
+        };
       }),
     );
   }
@@ -733,6 +808,15 @@ export class RpcClient {
     return { ep: soonest, waitMs: soonest.hardUntil - now };
   }
 }
+
+/** A block of getTransactionBlocks: its transactions as columns, or as getBlocks gives them. */
+export type TransactionBlock =
+  | { block: RpcBlockHeader; txs: TxColumns; receipts: RpcReceipt[] | ReceiptColumns | null }
+  | { block: RpcBlock; txs: undefined; receipts: RpcReceipt[] | ReceiptColumns | null };
+
+// One function each, so that every call of a batch has the same decoder (batchDecoder).
+const decodeFullBlocks = (body: Buffer) => decodeBlocksResponse(body, true);
+const decodeHashBlocks = (body: Buffer) => decodeBlocksResponse(body, false);
 
 /** The body decoder of a batch, when all its calls have the same one. */
 function batchDecoder(calls: Call[]): ((body: Buffer) => unknown) | undefined {

@@ -1,4 +1,5 @@
-export { RpcClient } from "./client.ts";
+export { DecodedBlock } from "./blocks-decode.ts";
+export { RpcClient, type TransactionBlock } from "./client.ts";
 export { InvalidResponseError, LogRangeTooLargeError, MethodUnsupportedError } from "./errors.ts";
 export {
   hexToBytes,
@@ -12,10 +13,12 @@ export {
 } from "./hex.ts";
 export { LogColumns } from "./log-columns.ts";
 export { ReceiptColumns } from "./receipts-decode.ts";
+export { TxColumns } from "./tx-columns.ts";
 export type {
   EndpointStats,
   LogFilter,
   RpcBlock,
+  RpcBlockHeader,
   RpcClientOptions,
   RpcLog,
   RpcReceipt,

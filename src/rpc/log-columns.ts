@@ -170,7 +170,10 @@ export class LogColumns {
 }
 
 /** A copy of `a` with room for `size` elements. */
-export function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, size: number): T {
+export function grown<T extends Uint8Array | Int8Array | Uint32Array | Int32Array | Float64Array>(
+  a: T,
+  size: number,
+): T {
   const next = new (a.constructor as new (n: number) => T)(size);
   next.set(a as never);
   return next;

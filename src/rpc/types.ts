@@ -36,7 +36,8 @@ export interface RpcWithdrawal {
   amount: string;
 }
 
-export interface RpcBlock {
+/** A block's header fields (getBlockHeaders gives only these; see blocks-decode.ts). */
+export interface RpcBlockHeader {
   number: string;
   hash: string;
   parentHash: string;
@@ -45,8 +46,6 @@ export interface RpcBlock {
   gasLimit: string;
   miner: string;
   extraData: string;
-  /** Hashes when fetched with fullTransactions=false, objects otherwise. */
-  transactions: string[] | RpcTransaction[];
   sha3Uncles?: string;
   stateRoot?: string;
   transactionsRoot?: string;
@@ -66,6 +65,11 @@ export interface RpcBlock {
   requestsHash?: string;
   uncles?: string[];
   [key: string]: unknown;
+}
+
+export interface RpcBlock extends RpcBlockHeader {
+  /** Hashes when fetched with fullTransactions=false, objects otherwise. */
+  transactions: string[] | RpcTransaction[];
 }
 
 export interface RpcLog {
