@@ -160,7 +160,6 @@ export function transactionEnvelope(tx: RlpTx): [string, RlpItem[]] | null {
   }
 }
 
-
 export function rlpLength(item: RlpItem): number {
   if (typeof item === "string") {
     const n = item.length / 2;

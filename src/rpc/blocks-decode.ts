@@ -11,6 +11,7 @@ import { InvalidResponseError } from "./errors.ts";
 import {
   type DecodedItem,
   decodeOrUndefined,
+  HEX,
   JsonBytesDecoder,
   keyBytes,
   notCanonical,
@@ -124,20 +125,23 @@ const TX_REQUIRED = [T.hash, T.blockHash, T.blockNumber, T.transactionIndex, T.f
 const ACCESS_KEYS = keyTable(["address", "storageKeys"]);
 const AUTH_KEYS = keyTable(["chainId", "address", "nonce", "yParity", "r", "s"]);
 
-/** Keys grouped by length (one byte comparison per candidate of the same length). */
-function keyTable(keys: readonly string[]): Map<number, [Uint8Array, number][]> {
-  const table = new Map<number, [Uint8Array, number][]>();
-  keys.forEach((k, id) => {
-    const list = table.get(k.length) ?? [];
-    list.push([keyBytes(k), id]);
-    table.set(k.length, list);
-  });
+/** Keys by length, as [bytes, id] (one byte comparison per candidate of the same length). */
+type KeyTable = [Uint8Array, number][][];
+function keyTable(keys: readonly string[]): KeyTable {
+  const table: KeyTable = [];
+  for (let n = 0; n <= Math.max(...keys.map((k) => k.length)); n++) table.push([]);
+  keys.forEach((k, id) => table[k.length]?.push([keyBytes(k), id]));
   return table;
 }
+
+const QUOTE = 34;
 
 /** Decoding is synchronous: one scratch for hashes that are checked, not kept. */
 const scratch = new Uint8Array(32);
 const headerHash = new Uint8Array(32);
+/** Room a new block's TxColumns starts with: the last block's size and a quarter. */
+let txCapacity = 64;
+let inputCapacity = 8192;
 
 class BlocksDecoder extends JsonBytesDecoder {
   private readonly text: Buffer;
@@ -181,9 +185,12 @@ class BlocksDecoder extends JsonBytesDecoder {
         header.uncles = uncles;
       } else if (field === H_TRANSACTIONS) {
         if (this.full) {
-          txs = new TxColumns(64);
+          txs = new TxColumns(txCapacity, inputCapacity);
           this.array(() => this.transaction(txs as TxColumns));
           count = txs.count;
+          // Sized for a block like this one: no growing (copying) while the next is decoded.
+          txCapacity = Math.max(64, count + (count >> 2));
+          inputCapacity = Math.max(8192, txs.inputUsed + (txs.inputUsed >> 2));
         } else {
           count = 0;
           this.array(() => {
@@ -223,9 +230,13 @@ class BlocksDecoder extends JsonBytesDecoder {
   }
 
   /** The id of the last key in `table`, -1 for a key not in it. */
-  private fieldOf(table: Map<number, [Uint8Array, number][]>): number {
-    const list = table.get(this.keyEnd - this.keyStart);
-    if (list) for (const [k, id] of list) if (this.keyIs(k)) return id;
+  private fieldOf(table: KeyTable): number {
+    const list = table[this.keyEnd - this.keyStart];
+    if (list === undefined) return -1;
+    for (let j = 0; j < list.length; j++) {
+      const [k, id] = list[j] as [Uint8Array, number];
+      if (this.keyIs(k)) return id;
+    }
     return -1;
   }
 
@@ -380,32 +391,51 @@ class BlocksDecoder extends JsonBytesDecoder {
     return n;
   }
 
-  /** r or s: a quantity of 1 to 64 digits, left-padded into 32 bytes at `at` (padQuantity). */
+  /**
+   * r or s: `"0x"` + 1 to 64 hex digits + `"`, left-padded into 32 bytes at `at` (padQuantity);
+   * `rlp` = the RLP length of its minimal bytes. One pass over the digits, from the right.
+   */
   private paddedQuantity(into: Uint8Array, at: number): void {
     this.ws();
+    const b = this.b;
+    if (b[this.i] !== QUOTE || b[this.i + 1] !== 48 || b[this.i + 2] !== 120) throw notCanonical;
     const from = this.i + 3;
-    this.rlpQuantity(64);
-    const end = this.i - 1;
+    const end = b.indexOf(QUOTE, from);
+    if (end <= from || end - from > 64) throw notCanonical;
     into.fill(0, at, at + 32);
     let o = at + 32;
     let i = end;
-    for (; i - 2 >= from; i -= 2) into[--o] = digitPair(this.b, i - 2, i - 1);
-    if (i > from) into[--o] = hexValue(this.b[from] as number);
+    let low = -1; // the value of the rightmost byte (for a one-byte RLP string)
+    let significant = 0; // digits from the first non-zero one on
+    for (; i > from; i -= 2) {
+      const lo = HEX[b[i - 1] as number] as number;
+      const hi = i - 2 >= from ? (HEX[b[i - 2] as number] as number) : 0;
+      if (lo < 0 || hi < 0) throw notCanonical;
+      const byte = (hi << 4) | lo;
+      into[--o] = byte;
+      if (low < 0) low = byte;
+      if (hi !== 0) significant = end - i + 2;
+      else if (lo !== 0) significant = end - i + 1;
+    }
+    this.i = end + 1;
+    const bytes = (significant + 1) >> 1;
+    this.rlp = bytes === 0 ? 1 : rlpStringLength(bytes, bytes === 1 ? low : 0xff);
   }
 
   /** The input's bytes appended to `c` (zero bytes counted); `rlp` = its RLP length. */
   private input(c: TxColumns, k: number): void {
-    this.ws();
-    const start = this.i + 3;
-    this.hexDataSkip();
-    const end = this.i - 1;
+    const b = this.b;
+    const { start, end } = this.dataDigits();
     const n = (end - start) >> 1;
     c.reserveInput(n);
     const dst = c.input;
     let at = c.inputUsed;
     let zeros = 0;
     for (let i = start; i < end; i += 2) {
-      const byte = digitPair(this.b, i, i + 1);
+      const hi = HEX[b[i] as number] as number;
+      const lo = HEX[b[i + 1] as number] as number;
+      if (hi < 0 || lo < 0) throw notCanonical;
+      const byte = (hi << 4) | lo;
       if (byte === 0) zeros++;
       dst[at++] = byte;
     }
@@ -469,14 +499,6 @@ class BlocksDecoder extends JsonBytesDecoder {
     });
     return rlpListLength(payload);
   }
-}
-
-function digitPair(b: Uint8Array, hi: number, lo: number): number {
-  return (hexValue(b[hi] as number) << 4) | hexValue(b[lo] as number);
-}
-
-function hexValue(c: number): number {
-  return c <= 57 ? c - 48 : (c | 0x20) - 87;
 }
 
 /** transactions.ts's yParity from a legacy or EIP-155 `v`. */

@@ -27,7 +27,8 @@ export interface DecodedItem<T> {
 class NotCanonical extends Error {}
 export const notCanonical = new NotCanonical("not the canonical form");
 
-const HEX = new Int8Array(256).fill(-1);
+/** A hex digit's value by character code, -1 for a character that is not one. */
+export const HEX = new Int8Array(256).fill(-1);
 for (let d = 0; d < 10; d++) HEX[48 + d] = d;
 for (let d = 0; d < 6; d++) {
   HEX[97 + d] = 10 + d;
@@ -258,7 +259,7 @@ export class JsonBytesDecoder {
    * A DATA string's digits: `"0x"`, then an even number of characters up to the closing quote
    * (the caller checks they are hex digits), at [start, end). Moves past the closing quote.
    */
-  private dataDigits(): { start: number; end: number } {
+  protected dataDigits(): { start: number; end: number } {
     this.ws();
     const b = this.b;
     const start = this.i + 3;

@@ -45,7 +45,7 @@ export class TxColumns {
   rlpLength: Int32Array;
   rlpMissing = new Map<number, string>();
 
-  constructor(cap = 64) {
+  constructor(cap = 64, inputBytes = cap * 128) {
     this.cap = cap;
     this.hash = new Uint8Array(cap * 32);
     this.from = new Uint8Array(cap * 20);
@@ -57,7 +57,7 @@ export class TxColumns {
     this.maxFeePerGas = new Float64Array(cap);
     this.maxPriorityFeePerGas = new Float64Array(cap);
     this.type = new Uint32Array(cap);
-    this.input = new Uint8Array(cap * 128);
+    this.input = new Uint8Array(inputBytes);
     this.inputEnd = new Uint32Array(cap);
     this.inputZeros = new Uint32Array(cap);
     this.r = new Uint8Array(cap * 32);
