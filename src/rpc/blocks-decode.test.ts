@@ -10,6 +10,7 @@ import {
   decodeBlocksResponse,
 } from "./blocks-decode.ts";
 import { InvalidResponseError } from "./errors.ts";
+import { checkReceiptColumns, decodeReceiptsResponse } from "./receipts-decode.ts";
 import { recordedChain } from "./testing/chain.ts";
 import { withFaultServer } from "./testing/harness.ts";
 import { decodedEdits } from "./testing/random-edits.ts";
@@ -212,6 +213,51 @@ describe("eth_getBlockByNumber answers decoded from bytes (blocks-decode)", () =
     );
     const text = JSON.stringify(answer(realBlock())).replace('"gas":', '"gas":"0x1","gas":');
     assert.equal(decodeBlocksResponse(Buffer.from(text), true), undefined, "a duplicate key");
+  });
+
+  test("matches: the receipts' ties to the block compared as bytes, as checkReceiptColumns does", () => {
+    const decoded = decodeOne(realBlock());
+    const receipts = () => structuredClone(recorded.receipts(N)!) as J[];
+    const cols = (rs: J[]) => {
+      const [item] = [decodeReceiptsResponse(bytes(answer(rs)))].flat();
+      assert.ok(item);
+      return item.result;
+    };
+    assert.ok(decoded.matches(cols(receipts())));
+    const other = (change: (rs: J[]) => J[]) => {
+      const c = cols(change(receipts()));
+      assert.equal(decoded.matches(c), false);
+      assert.throws(() => checkReceiptColumns(c, decoded.withHashes()), InvalidResponseError);
+    };
+    other((rs) => rs.slice(0, -1));
+    other((rs) => {
+      [rs[0], rs[1]] = [
+        { ...rs[1], transactionIndex: "0x0", logs: [] },
+        { ...rs[0], transactionIndex: "0x1", logs: [] },
+      ];
+      return rs;
+    });
+    const ee = `0x${"ee".repeat(32)}`;
+    other((rs) =>
+      rs.map((r) => ({
+        ...r,
+        blockHash: ee,
+        logs: r.logs.map((l: J) => ({ ...l, blockHash: ee })),
+      })),
+    );
+    other((rs) =>
+      rs.map((r) => ({
+        ...r,
+        blockNumber: "0x1",
+        logs: r.logs.map((l: J) => ({ ...l, blockNumber: "0x1" })),
+      })),
+    );
+    // A block decoded without its transactions cannot settle it.
+    const hashesOnly = {
+      ...realBlock(),
+      transactions: realBlock().transactions.map((t: J) => t.hash),
+    };
+    assert.equal(decodeOne(hashesOnly, false).matches(cols(receipts())), false);
   });
 
   test("checkDecodedBlock: the block asked for, with validateBlock's message", () => {

@@ -17,6 +17,7 @@ import {
   notCanonical,
 } from "./json-bytes.ts";
 import { sameHash } from "./log-columns.ts";
+import type { ReceiptColumns } from "./receipts-decode.ts";
 import { rlpListLength, rlpStringLength, TxColumns } from "./tx-columns.ts";
 import type { RpcBlock, RpcBlockHeader } from "./types.ts";
 
@@ -32,6 +33,27 @@ export class DecodedBlock {
   /** The header with its transaction hashes, for the checks that tie receipts to a block. */
   withHashes(): RpcBlock {
     return { ...this.header, transactions: this.txs ? this.txs.hashes() : [] };
+  }
+
+  /**
+   * checkReceiptColumns' rules, compared as bytes (no hex string per receipt): one receipt per
+   * transaction, each for its transaction, of this block. False when one fails; then
+   * checkReceiptColumns(cols, withHashes()) names it.
+   */
+  matches(cols: ReceiptColumns): boolean {
+    const txs = this.txs;
+    if (!txs || cols.count !== txs.count) return false;
+    const number = Number.parseInt(this.header.number.slice(2), 16);
+    const hash = Buffer.from(this.header.hash.slice(2), "hex");
+    for (let i = 0; i < txs.count; i++) {
+      if (
+        cols.blockNumber[i] !== number ||
+        !sameHash(cols.transactionHash, i * 32, txs.hash, i * 32) ||
+        !sameHash(cols.blockHash, i * 32, hash, 0)
+      )
+        return false;
+    }
+    return true;
   }
 }
 

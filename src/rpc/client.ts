@@ -194,7 +194,13 @@ export class RpcClient {
     fullTransactions: boolean,
     opts: CallOptions = {},
   ): Promise<RpcBlock[]> {
-    return (await this.fetchBlocks(numbers, fullTransactions, false, opts)) as RpcBlock[];
+    return (await this.fetchBlocks(
+      numbers,
+      fullTransactions,
+      false,
+      opts,
+      "getBlocks",
+    )) as RpcBlock[];
   }
 
   /**
@@ -203,7 +209,7 @@ export class RpcClient {
    * only the header's strings are made, the transaction hashes are checked and dropped.
    */
   async getBlockHeaders(numbers: number[], opts: CallOptions = {}): Promise<RpcBlockHeader[]> {
-    const blocks = await this.fetchBlocks(numbers, false, true, opts);
+    const blocks = await this.fetchBlocks(numbers, false, true, opts, "getBlockHeaders");
     return blocks.map((b) => (b instanceof DecodedBlock ? b.header : b));
   }
 
@@ -219,7 +225,7 @@ export class RpcClient {
     opts: CallOptions = {},
   ): Promise<TransactionBlock[]> {
     if (!receipts) {
-      const blocks = await this.fetchBlocks(numbers, true, true, opts);
+      const blocks = await this.fetchBlocks(numbers, true, true, opts, "getTransactionBlocks");
       return blocks.map((b) =>
         b instanceof DecodedBlock
           ? { block: b.header, txs: b.txs as TxColumns, receipts: null }
@@ -227,9 +233,9 @@ export class RpcClient {
       );
     }
     const res = await this.blocksWithReceipts(numbers, opts, true, true);
-    return res.map(({ block, decoded, receipts }) =>
-      decoded
-        ? { block: decoded.header, txs: decoded.txs as TxColumns, receipts }
+    return res.map(({ block, receipts }) =>
+      block instanceof DecodedBlock
+        ? { block: block.header, txs: block.txs as TxColumns, receipts }
         : { block, txs: undefined, receipts },
     );
   }
@@ -239,8 +245,9 @@ export class RpcClient {
     fullTransactions: boolean,
     fromBytes: boolean,
     opts: CallOptions,
+    caller: string,
   ): Promise<(RpcBlock | DecodedBlock)[]> {
-    for (const n of numbers) blockNumberArg(n, "getBlocks");
+    for (const n of numbers) blockNumberArg(n, caller);
     const decode = fromBytes ? (fullTransactions ? decodeFullBlocks : decodeHashBlocks) : undefined;
     const blocks = (await this.run(
       numbers.map((n) => ({
@@ -312,27 +319,22 @@ export class RpcClient {
     numbers: number[],
     opts: CallOptions = {},
   ): Promise<{ block: RpcBlock; receipts: RpcReceipt[] | ReceiptColumns }[]> {
-    return await this.blocksWithReceipts(numbers, opts, true, false);
+    // Blocks through JSON (blocksFromBytes false): every block is an RpcBlock.
+    return (await this.blocksWithReceipts(numbers, opts, true, false)) as {
+      block: RpcBlock;
+      receipts: RpcReceipt[] | ReceiptColumns;
+    }[];
   }
 
-  /**
-   * Full blocks with their receipts. `decoded`: the block as decoded from bytes (its `block`
-   * then carries the header and the transaction hashes, for the receipts' checks).
-   */
+  /** Full blocks with their receipts; `blocksFromBytes`: blocks may come as DecodedBlock. */
   private async blocksWithReceipts(
     numbers: number[],
     opts: CallOptions,
     columns: boolean,
     blocksFromBytes: boolean,
-  ): Promise<
-    {
-      block: RpcBlock;
-      decoded?: DecodedBlock;
-      receipts: RpcReceipt[] | ReceiptColumns;
-    }[]
-  > {
+  ): Promise<{ block: RpcBlock | DecodedBlock; receipts: RpcReceipt[] | ReceiptColumns }[]> {
     for (const n of numbers) blockNumberArg(n, "getBlocksWithReceipts");
-    const blocksP = this.fetchBlocks(numbers, true, blocksFromBytes, opts);
+    const blocksP = this.fetchBlocks(numbers, true, blocksFromBytes, opts, "getBlocksWithReceipts");
     // Receipts are requested alongside the blocks (not after) so both overlap on the wire; they are
     // cross-checked against the blocks once both arrive, and refetched individually on mismatch.
     const receiptsP: Promise<unknown[] | null> = this.someEndpointSupports("eth_getBlockReceipts")
@@ -352,30 +354,28 @@ export class RpcClient {
       : Promise.resolve(null);
     const [blocks, early] = await Promise.all([blocksP, receiptsP]);
     return await Promise.all(
-      blocks.map(async (b, i) => {
-        const decoded = b instanceof DecodedBlock ? b : undefined;
-        const block = decoded ? decoded.withHashes() : (b as RpcBlock);
+      blocks.map(async (block, i) => {
+        // The checks take a block with its transaction hashes; one decoded from bytes makes it
+        // only when the byte comparison below does not settle it.
+        let withHashes = block instanceof DecodedBlock ? undefined : block;
+        const full = () => {
+          withHashes ??= (block as DecodedBlock).withHashes();
+          return withHashes;
+        };
         if (early !== null) {
           try {
             const receipts = early[i];
-            return {
-              block,
-              ...(decoded ? { decoded } : {}),
-              receipts:
-                receipts instanceof ReceiptColumns
-                  ? checkReceiptColumns(receipts, block)
-                  : validateBlockReceipts(receipts, block),
-            };
+            if (!(receipts instanceof ReceiptColumns))
+              return { block, receipts: validateBlockReceipts(receipts, full()) };
+            if (block instanceof DecodedBlock && block.matches(receipts))
+              return { block, receipts };
+            return { block, receipts: checkReceiptColumns(receipts, full()) };
           } catch (err) {
             if (!(err instanceof InvalidResponseError)) throw err;
             this.counters.failures++;
           }
         }
-        return {
-          block,
-          ...(decoded ? { decoded } : {}),
-          receipts: await this.getBlockReceipts(block, opts),
-        };
+        return { block, receipts: await this.getBlockReceipts(full(), opts) };
       }),
     );
   }

@@ -6,6 +6,7 @@ import { isAscii } from "node:buffer";
 import { type Dispatcher, request } from "undici";
 import { FatalError, RetryableError } from "../core/errors.ts";
 import { redactUrl } from "../core/rpc-pools.ts";
+import { type Body, readBody } from "./body-buffers.ts";
 import { NotJsonRpcError, ResponseTooLargeError, transportError } from "./errors.ts";
 import type { EndpointStats } from "./types.ts";
 
@@ -146,7 +147,7 @@ export class Endpoint {
     const onAbort = () => controller.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     let status: number;
-    let bytes: Buffer;
+    let response: Body;
     let retryAfter: string | string[] | undefined;
     try {
       const res = await request(this.url, {
@@ -160,7 +161,8 @@ export class Endpoint {
       });
       status = res.statusCode;
       retryAfter = res.headers["retry-after"];
-      bytes = Buffer.from(await res.body.arrayBuffer());
+      const length = Number(res.headers["content-length"]);
+      response = await readBody(res.body, Number.isSafeInteger(length) ? length : undefined);
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE")
         throw new ResponseTooLargeError(
@@ -172,44 +174,56 @@ export class Endpoint {
       signal?.removeEventListener("abort", onAbort);
     }
 
-    if (status === 429) {
-      throw new RateLimitedError(
-        `${where}: HTTP 429 Too Many Requests`,
-        parseRetryAfter(retryAfter),
-      );
-    }
-    if (status >= 500 || status === 408 || status === 425) {
-      throw new RetryableError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
-    }
-    if (decode && status >= 200 && status < 300) {
-      const decoded = decode(bytes);
-      if (decoded !== undefined) return decoded;
-    }
-    const text = decodeBody(bytes);
-    let json: unknown;
     try {
-      json = JSON.parse(text);
-    } catch {
-      if (status < 200 || status >= 300) {
-        throw new FatalError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
-      }
-      // No JSON text starts with "<": this is a web page (the URL names a website, not the node's
-      // JSON-RPC endpoint), and asking again for minutes would only delay saying so.
-      if (/^\s*</.test(text.slice(0, 256)))
-        throw new NotJsonRpcError(
-          `${where}: answered with an HTML page (HTTP ${status}), not JSON-RPC: is the URL the node's JSON-RPC endpoint?`,
-        );
-      throw new RetryableError(
-        `${where}: invalid or truncated JSON in response (${text.length} bytes)`,
-        { category: "rpc_invalid_json" },
-      );
+      return answer(response.bytes, status, retryAfter, where, decode);
+    } finally {
+      response.release();
     }
-    // Some nodes put JSON-RPC errors in 4xx responses; let the per-call classifier decide.
-    if ((status < 200 || status >= 300) && !isJsonRpcShaped(json)) {
+  }
+}
+
+/** What a response says: its decoded or parsed JSON, or the error its status or body means. */
+function answer(
+  bytes: Buffer,
+  status: number,
+  retryAfter: string | string[] | undefined,
+  where: string,
+  decode: ((body: Buffer) => unknown) | undefined,
+): unknown {
+  if (status === 429) {
+    throw new RateLimitedError(`${where}: HTTP 429 Too Many Requests`, parseRetryAfter(retryAfter));
+  }
+  if (status >= 500 || status === 408 || status === 425) {
+    throw new RetryableError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
+  }
+  if (decode && status >= 200 && status < 300) {
+    const decoded = decode(bytes);
+    if (decoded !== undefined) return decoded;
+  }
+  const text = decodeBody(bytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    if (status < 200 || status >= 300) {
       throw new FatalError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
     }
-    return json;
+    // No JSON text starts with "<": this is a web page (the URL names a website, not the node's
+    // JSON-RPC endpoint), and asking again for minutes would only delay saying so.
+    if (/^\s*</.test(text.slice(0, 256)))
+      throw new NotJsonRpcError(
+        `${where}: answered with an HTML page (HTTP ${status}), not JSON-RPC: is the URL the node's JSON-RPC endpoint?`,
+      );
+    throw new RetryableError(
+      `${where}: invalid or truncated JSON in response (${text.length} bytes)`,
+      { category: "rpc_invalid_json" },
+    );
   }
+  // Some nodes put JSON-RPC errors in 4xx responses; let the per-call classifier decide.
+  if ((status < 200 || status >= 300) && !isJsonRpcShaped(json)) {
+    throw new FatalError(`${where}: HTTP ${status}`, { category: "rpc_http_status" });
+  }
+  return json;
 }
 
 /**
