@@ -147,7 +147,7 @@ console.log(
     `, child node options: ${nodeOptions.join(" ") || "(none)"}, extraction options: ${values.options}` +
     `, store options: ${values["store-options"]}` +
     `, code: ${fromSource ? "src/ through tsx" : "dist/"}` +
-    `, TRACE_MEMORY: ${process.env.TRACE_MEMORY || "default"}` +
+    `, TRACE_MEMORY: ${process.env.TRACE_MEMORY || "unset (lean)"}` +
     `, devnet latency: ${values["devnet-latency-ms"]} ms per response`,
 );
 console.log(

@@ -105,7 +105,7 @@ test("a worker process with an unknown TRACE_MEMORY exits 2 before it claims any
   assert.equal(await exited, 2, out.stderr);
   assert.match(
     out.stderr,
-    /worker failed to start: invalid TRACE_MEMORY "huge": expected "default" or "lean"/,
+    /worker failed to start: invalid TRACE_MEMORY "huge": expected "lean" \(the default\) or "v8"/,
   );
   assert.equal(out.stdout, "", "no worker was started");
 });

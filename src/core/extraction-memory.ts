@@ -3,26 +3,29 @@ import { FatalError } from "./errors.ts";
 
 /**
  * How an extracting process trades CPU for memory, from `TRACE_MEMORY`:
- * - `default`: fastest; peak RSS as measured in BENCHMARKS.md (extract).
- * - `lean`: V8 collects its old generation sooner (`--heap-growing-percent=100`, i.e. the heap
- *   may grow to twice what survived the last full collection instead of up to four times).
- *   bench/extract.ts, 10,000 mainnet-sized blocks: peak RSS transactions 294 → 224 MiB, logs
- *   232 → 189, for 24–37% (transactions) and 13–15% (logs) more CPU. For small containers, and
- *   where memory costs more than time.
+ * - `lean` (the default; `default` names it too): V8 collects its old generation once the heap
+ *   has doubled since the last full collection (`--heap-growing-percent=100`) instead of letting
+ *   it grow up to four times. Since extraction decodes its RPC answers from bytes it makes
+ *   little garbage, so the extra full collections are cheap: bench/extract-child.js,
+ *   mainnet-sized blocks, three alternated runs each, peak RSS blocks 151–169 → 140–145 MiB,
+ *   transactions 215–223 → 210–223, logs 173–196 → 171–177, and client CPU the same or 10–12%
+ *   lower (BENCHMARKS.md, extract, 15:40). Before the byte decoders it cost 13–37% more CPU.
+ * - `v8`: V8's own sizing of the old generation (the default before; more memory, no faster
+ *   now).
  */
-export type MemoryMode = "default" | "lean";
+export type MemoryMode = "lean" | "v8";
 
-const MODES: readonly MemoryMode[] = ["default", "lean"];
+const NAMES: Readonly<Record<string, MemoryMode>> = { lean: "lean", default: "lean", v8: "v8" };
 
-/** TRACE_MEMORY, checked: unset or empty is `default`; anything unknown is a config error. */
+/** TRACE_MEMORY, checked: unset or empty is `lean`; anything unknown is a config error. */
 export function memoryModeFromEnv(env: NodeJS.ProcessEnv): MemoryMode {
   const value = env.TRACE_MEMORY;
-  if (value === undefined || value === "") return "default";
-  if ((MODES as readonly string[]).includes(value)) return value as MemoryMode;
-  throw new FatalError(
-    `invalid TRACE_MEMORY "${value}": expected ${MODES.map((m) => `"${m}"`).join(" or ")}`,
-    { category: "config" },
-  );
+  if (value === undefined || value === "") return "lean";
+  const mode = Object.hasOwn(NAMES, value) ? NAMES[value] : undefined;
+  if (mode) return mode;
+  throw new FatalError(`invalid TRACE_MEMORY "${value}": expected "lean" (the default) or "v8"`, {
+    category: "config",
+  });
 }
 
 /** The V8 flags a mode sets; both are read by V8 each time it sizes a space, so they take
