@@ -20,7 +20,7 @@
  * Ratio = pipeline wall time / raw wall time, measured back to back in the same run.
  * `--node-options` are passed to both children (e.g. a V8 heap cap: most of the peak RSS is
  * garbage that V8's default heap sizing lets accumulate, not live data). The children inherit
- * TRACE_MEMORY (`TRACE_MEMORY=lean node --import tsx bench/extract.ts …` measures the lean mode).
+ * TRACE_MEMORY (`TRACE_MEMORY=v8 node --import tsx bench/extract.ts …` measures V8's own heap sizing).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
