@@ -26,8 +26,9 @@ import {
  * cryo `transactions` / `txs` (crates/freeze/src/datasets/transactions.rs):
  * `eth_getBlockByNumber(n, true)`, plus `eth_getBlockReceipts(n)` when `gas_used` or `success`
  * is selected. One row per transaction, sorted by (block_number, transaction_index). With
- * `needs.columnar` the receipts may come decoded into columns (RpcClient
- * .getBlocksWithReceiptColumns): only gasUsed and status are read from them.
+ * `needs.columnar` the transactions and receipts may come decoded into columns
+ * (RpcClient.getTransactionBlocks: TxColumns, ReceiptColumns), appended in bulk; a block the
+ * client had to parse as JSON comes as objects and goes through the row getters.
  */
 export interface TxUnit {
   /** With its transactions as objects; only the header when they came as `txs`. */
@@ -101,8 +102,12 @@ function gasPriceCell(tx: JsonTx, block: JsonBlock): CellValue {
   if (maxFee < 0 || prio < 0 || (base < 0 && block.baseFeePerGas != null)) {
     return effectiveGasPrice(tx, block);
   }
-  if (base < 0) return maxFee;
-  return base + Math.min(prio, maxFee - base);
+  return smallEffectiveGasPrice(maxFee, prio, base);
+}
+
+/** effectiveGasPrice of an EIP-1559 fee below 2^52 (`base` -1: a block without a base fee). */
+function smallEffectiveGasPrice(maxFee: number, prio: number, base: number): number {
+  return base < 0 ? maxFee : base + Math.min(prio, maxFee - base);
 }
 
 /** The signature's y parity: `yParity` when given, otherwise derived from legacy/EIP-155 `v`. */
@@ -350,8 +355,7 @@ function gasPriceCells({ txs, block }: ColumnarUnit): (number | null)[] {
       continue;
     }
     const tip = txs.maxPriorityFeePerGas[i] as number;
-    const prio = Number.isNaN(tip) ? 0 : tip;
-    out.push(base < 0 ? maxFee : base + Math.min(prio, maxFee - base));
+    out.push(smallEffectiveGasPrice(maxFee, Number.isNaN(tip) ? 0 : tip, base));
   }
   return out;
 }

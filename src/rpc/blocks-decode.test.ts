@@ -351,6 +351,24 @@ describe("RpcClient.getTransactionBlocks and getBlockHeaders", () => {
     });
   });
 
+  test("receipts that keep naming another block fail closed, as with JSON blocks", async () => {
+    const fault = () =>
+      ({
+        kind: "tamper",
+        fn: (rs: unknown) => (rs as J[]).map((r) => ({ ...r, blockNumber: "0x1" })),
+        only: (c: { method: string }) => c.method !== "eth_getBlockByNumber",
+      }) as const;
+    await withFaultServer({ fault }, { maxAttempts: 2 }, async (client) => {
+      await assert.rejects(client.getTransactionBlocks([301], true), (err: Error) => {
+        assert.match(
+          err.message,
+          /block 301: receipt 0: receipt for the wrong block \(blockNumber 1\)/,
+        );
+        return true;
+      });
+    });
+  });
+
   test("a block that keeps coming back as another one fails closed", async () => {
     const fault = () =>
       ({
