@@ -9,7 +9,7 @@ import { FatalError } from "./errors.ts";
  *   little garbage, so the extra full collections are cheap: bench/extract-child.js,
  *   mainnet-sized blocks, three alternated runs each, peak RSS blocks 151–169 → 140–145 MiB,
  *   transactions 215–223 → 210–223, logs 173–196 → 171–177, and client CPU the same or 10–12%
- *   lower (BENCHMARKS.md, extract, entry 14:30–16:20). Before the byte decoders it cost 13–37% more CPU.
+ *   lower (BENCHMARKS.md, extract, entry 14:30–16:55). Before the byte decoders it cost 13–37% more CPU.
  * - `v8`: V8's own sizing of the old generation (the default before; more memory, no faster
  *   now).
  */
