@@ -113,8 +113,11 @@ function smallEffectiveGasPrice(maxFee: number, prio: number, base: number): num
 /** The signature's y parity: `yParity` when given, otherwise derived from legacy/EIP-155 `v`. */
 function yParity(tx: JsonTx): boolean | null {
   if (tx.yParity !== undefined) return hexNumber("v", tx.yParity) === 1;
-  if (tx.v === undefined) return null;
-  const v = BigInt(tx.v);
+  return tx.v === undefined ? null : parityOfV(BigInt(tx.v));
+}
+
+/** The y parity a legacy (27/28), EIP-155 (35 + 2·chainId + parity) or bare (0/1) `v` carries. */
+function parityOfV(v: bigint): boolean {
   if (v === 0n || v === 1n) return v === 1n;
   if (v === 27n || v === 28n) return v === 28n;
   return (v - 35n) % 2n === 1n;
@@ -284,7 +287,13 @@ const columns: ColumnSpec<TxRow>[] = [
     kind: "bool",
     get: (r) => yParity(r.tx),
     bulk: (u: ColumnarUnit) =>
-      cells(Array.from(u.txs.parity.subarray(0, u.txs.count), (p) => (p < 0 ? null : p === 1))),
+      cells(
+        Array.from(u.txs.yParity.subarray(0, u.txs.count), (p, i) => {
+          if (!Number.isNaN(p)) return p === 1;
+          const v = u.txs.v[i] as number;
+          return Number.isNaN(v) ? null : parityOfV(BigInt(v));
+        }),
+      ),
   },
   {
     name: "chain_id",

@@ -1,7 +1,7 @@
 /**
  * eth_getBlockByNumber answers (one or a batch) decoded from the response bytes: the header as an
  * object of the hex strings the node sent (as JSON.parse would give them, ~25 per block), and
- * either the transaction hashes only checked and counted (hashes-only blocks) or the full
+ * either the transaction hashes only checked (hashes-only blocks) or the full
  * transactions decoded into TxColumns. Every field validateBlock checks is checked the same way.
  * Only the usual form; anything else gives undefined and goes through JSON.parse (see
  * json-bytes.ts): a type with fields this decoder does not know how to re-encode, a fee past
@@ -25,7 +25,6 @@ import type { RpcBlock, RpcBlockHeader } from "./types.ts";
 export class DecodedBlock {
   constructor(
     readonly header: RpcBlockHeader,
-    readonly transactionCount: number,
     /** The full transactions, when they were asked for. */
     readonly txs: TxColumns | undefined,
   ) {}
@@ -188,7 +187,6 @@ class BlocksDecoder extends JsonBytesDecoder {
     const header: Record<string, unknown> = {};
     let seen = 0;
     let txs: TxColumns | undefined;
-    let count = -1;
     this.ws();
     if (this.b[this.i] === 0x7d) throw notCanonical;
     for (;;) {
@@ -209,23 +207,17 @@ class BlocksDecoder extends JsonBytesDecoder {
         if (this.full) {
           txs = new TxColumns(txCapacity, inputCapacity);
           this.array(() => this.transaction(txs as TxColumns));
-          count = txs.count;
           // Sized for a block like this one: no growing (copying) while the next is decoded.
-          txCapacity = Math.max(64, count + (count >> 2));
+          txCapacity = Math.max(64, txs.count + (txs.count >> 2));
           inputCapacity = Math.max(8192, txs.inputUsed + (txs.inputUsed >> 2));
-        } else {
-          count = 0;
-          this.array(() => {
-            this.hexFixed(scratch, 0, 32);
-            count++;
-          });
-        }
+        } else this.array(() => this.hexFixed(scratch, 0, 32));
       } else this.skipValue(0);
       if (this.endOf(0x7d)) break;
     }
-    if ((seen & HEADER_REQUIRED) !== HEADER_REQUIRED || count < 0) throw notCanonical;
+    if ((seen & HEADER_REQUIRED) !== HEADER_REQUIRED || (seen & (2 ** H_TRANSACTIONS)) === 0)
+      throw notCanonical;
     if (txs) this.checkTransactions(txs, header);
-    return new DecodedBlock(header as unknown as RpcBlockHeader, count, txs);
+    return new DecodedBlock(header as unknown as RpcBlockHeader, txs);
   }
 
   /** Each transaction is of this block (a mismatch is left to validateBlock to name). */
@@ -277,8 +269,6 @@ class BlocksDecoder extends JsonBytesDecoder {
     // RLP lengths of the fields the EIP-2718 encoding uses (-1: absent).
     const len = this.fieldRlp.fill(-1);
     let seen = 0;
-    let v = -1;
-    let yParity = -1;
     this.ws();
     if (this.b[this.i] === 0x7d) throw notCanonical;
     for (;;) {
@@ -349,11 +339,11 @@ class BlocksDecoder extends JsonBytesDecoder {
           len[f] = this.rlp;
           break;
         case T.v:
-          v = this.rlpQuantity(13);
+          c.v[k] = this.rlpQuantity(13);
           len[f] = this.rlp;
           break;
         case T.yParity:
-          yParity = this.rlpQuantity(8);
+          c.yParity[k] = this.rlpQuantity(8);
           len[f] = this.rlp;
           break;
         case T.r:
@@ -387,7 +377,6 @@ class BlocksDecoder extends JsonBytesDecoder {
       if (this.endOf(0x7d)) break;
     }
     if ((seen & TX_REQUIRED) !== TX_REQUIRED) throw notCanonical;
-    c.parity[k] = yParity >= 0 ? (yParity === 1 ? 1 : 0) : v >= 0 ? vParity(v) : -1;
     const encoded = envelopeLength(c.type[k] as number, len);
     if (typeof encoded === "number") c.rlpLength[k] = encoded;
     else {
@@ -521,13 +510,6 @@ class BlocksDecoder extends JsonBytesDecoder {
     });
     return rlpListLength(payload);
   }
-}
-
-/** transactions.ts's yParity from a legacy or EIP-155 `v`. */
-function vParity(v: number): number {
-  if (v === 0 || v === 1) return v;
-  if (v === 27 || v === 28) return v === 28 ? 1 : 0;
-  return (v - 35) % 2 === 1 ? 1 : 0;
 }
 
 // The fields of each type's EIP-2718 encoding, in the order rlp.ts's transactionEnvelope reads

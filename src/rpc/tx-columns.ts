@@ -36,8 +36,9 @@ export class TxColumns {
   r: Uint8Array;
   s: Uint8Array;
   sigPresent: Uint8Array;
-  /** The signature's y parity: 0, 1, or -1 when the transaction has neither yParity nor v. */
-  parity: Int8Array;
+  /** `v` and `yParity` as sent (below 2^52); NaN where the transaction does not have one. */
+  v: Float64Array;
+  yParity: Float64Array;
   /**
    * The EIP-2718 encoded length (cryo's n_rlp_bytes), -1 for a type it cannot re-encode, -2 when
    * a field the encoding needs is missing (`rlpMissing` names it).
@@ -63,7 +64,8 @@ export class TxColumns {
     this.r = new Uint8Array(cap * 32);
     this.s = new Uint8Array(cap * 32);
     this.sigPresent = new Uint8Array(cap);
-    this.parity = new Int8Array(cap);
+    this.v = new Float64Array(cap);
+    this.yParity = new Float64Array(cap);
     this.rlpLength = new Int32Array(cap);
   }
 
@@ -86,7 +88,8 @@ export class TxColumns {
       this.r = grown(this.r, cap * 32);
       this.s = grown(this.s, cap * 32);
       this.sigPresent = grown(this.sigPresent, cap);
-      this.parity = grown(this.parity, cap);
+      this.v = grown(this.v, cap);
+      this.yParity = grown(this.yParity, cap);
       this.rlpLength = grown(this.rlpLength, cap);
       this.cap = cap;
     }
@@ -94,6 +97,8 @@ export class TxColumns {
     this.gasPrice[k] = Number.NaN;
     this.maxFeePerGas[k] = Number.NaN;
     this.maxPriorityFeePerGas[k] = Number.NaN;
+    this.v[k] = Number.NaN;
+    this.yParity[k] = Number.NaN;
   }
 
   /** Make room for `n` more input bytes. */
