@@ -6,6 +6,7 @@
  */
 import { Agent } from "undici";
 import { FatalError, RetryableError, TraceError } from "../core/errors.ts";
+import { BlockHashes } from "./block-hashes.ts";
 import { checkDecodedBlock, DecodedBlock, decodeBlocksResponse } from "./blocks-decode.ts";
 import { Endpoint, RateLimitedError } from "./endpoint.ts";
 import {
@@ -71,8 +72,8 @@ interface ResponseItem {
 
 const DEFAULT_BACKOFF = { baseMs: 250, maxMs: 10_000 };
 const DEFAULT_COOLDOWN = { baseMs: 1_000, maxMs: 30_000 };
-/** Block hashes remembered for cross-checking eth_getLogs (bounded; oldest evicted first). */
-const KNOWN_HASHES_MAX = 50_000;
+/** Block hashes remembered for cross-checking eth_getLogs: any 50,000 consecutive blocks. */
+const KNOWN_HASHES = 50_000;
 /**
  * Largest response taken by default. A mainnet batch of 10 full blocks or block receipts is a
  * few MB; this leaves room for chains with much bigger blocks, while a garbage or endless body
@@ -92,7 +93,7 @@ export class RpcClient {
   private readonly maxAttempts: number;
   private readonly backoff: { baseMs: number; maxMs: number };
   private readonly cooldown: { baseMs: number; maxMs: number };
-  private readonly knownHashes = new Map<number, string>();
+  private readonly knownHashes = new BlockHashes(KNOWN_HASHES);
   private roundRobin = 0;
   private nextId = 1;
   private closed = false;
@@ -264,7 +265,7 @@ export class RpcClient {
     )) as (RpcBlock | DecodedBlock)[];
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i] as RpcBlock | DecodedBlock;
-      this.rememberHash(numbers[i]!, b instanceof DecodedBlock ? b.header.hash : b.hash);
+      this.knownHashes.set(numbers[i]!, b instanceof DecodedBlock ? b.header.hash : b.hash);
     }
     return blocks;
   }
@@ -551,15 +552,6 @@ export class RpcClient {
 
   private someEndpointSupports(method: string): boolean {
     return this.endpoints.some((e) => !e.unsupported.has(method));
-  }
-
-  private rememberHash(n: number, hash: string): void {
-    this.knownHashes.delete(n);
-    this.knownHashes.set(n, hash);
-    if (this.knownHashes.size > KNOWN_HASHES_MAX) {
-      const oldest = this.knownHashes.keys().next().value;
-      if (oldest !== undefined) this.knownHashes.delete(oldest);
-    }
   }
 
   /** Cut calls into batches and run them concurrently (the semaphore bounds HTTP requests). */
