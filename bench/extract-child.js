@@ -1,7 +1,8 @@
 // One measurement of bench/extract.ts, in its own process so that its peak RSS is its own. Plain
 // JavaScript: it runs the compiled code in dist/ as `trace` does (bin/trace.js), without a
 // TypeScript loader in the process; BENCH_FROM_SOURCE=1 (started with `--import tsx`) runs the
-// sources instead. Prints one JSON line: wallMs, rows, files, bytes, peakRssMiB, cpuMs.
+// sources instead. Prints one JSON line: wallMs, rows, files, bytes, peakRssMiB, cpuMs, and for
+// a pipeline longer than 10,000 blocks peakRssAt10kMiB (the peak when the first 10,000 were done).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freshDist } from "../scripts/dist.js";
@@ -16,6 +17,14 @@ if (!fromSource && !freshDist(root)) {
 const load = (path) => import(fromSource ? `../src/${path}.ts` : `../dist/${path}.js`);
 
 const job = JSON.parse(process.argv[2] ?? "{}");
+/** VmHWM, the process's peak RSS so far, in MiB. */
+const peakRssMiB = () => {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return hwm ? Number(hwm[1]) / 1024 : Number.NaN;
+};
+/** The peak after the first 10,000 blocks of a longer run: what a run of 10,000 would have seen
+ * in the same process, so the growth from there to the end is the run's length alone. */
+let peakRssAt10kMiB;
 // As `trace extract` and `trace worker` do (src/cli/main.ts), TRACE_MEMORY included.
 (await load("core/extraction-memory")).configureExtractionMemory(process.env);
 const { RpcClient } = await load("rpc/index");
@@ -84,6 +93,11 @@ if (job.mode === "raw") {
     range,
     sink,
     options: job.options,
+    onProgress: (p) => {
+      if (peakRssAt10kMiB === undefined && job.blocks > 10_000 && p.blocksDone >= 10_000) {
+        peakRssAt10kMiB = peakRssMiB();
+      }
+    },
   });
   await sink.writeManifest();
   for (const f of res.files) {
@@ -96,14 +110,14 @@ if (job.mode === "raw") {
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 await rpc.close();
-const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
 process.stdout.write(
   `${JSON.stringify({
     wallMs,
     rows,
     files,
     bytes,
-    peakRssMiB: hwm ? Number(hwm[1]) / 1024 : Number.NaN,
+    peakRssMiB: peakRssMiB(),
+    peakRssAt10kMiB,
     cpuMs: (cpu.user + cpu.system) / 1000,
   })}\n`,
 );

@@ -52,6 +52,8 @@ interface JobResult {
   files: number;
   bytes: number;
   peakRssMiB: number;
+  /** Pipeline runs of more than 10,000 blocks: the peak when the first 10,000 were done. */
+  peakRssAt10kMiB?: number;
   cpuMs: number;
 }
 
@@ -151,9 +153,9 @@ console.log(
     `, devnet latency: ${values["devnet-latency-ms"]} ms per response`,
 );
 console.log(
-  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
+  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | pipeline peak RSS MiB after its first 10,000 blocks | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 let start = Number(values.start);
 const modes = values.modes.split(",");
 const skipped: JobResult = {
@@ -195,6 +197,7 @@ try {
             `${(pipe.wallMs / raw.wallMs).toFixed(2)} | ${((size * 1000) / pipe.wallMs).toFixed(0)} | ` +
             `${((pipe.rows * 1000) / pipe.wallMs).toFixed(0)} | ${pipe.rows} | ${pipe.files} | ` +
             `${(pipe.bytes / 2 ** 20).toFixed(1)} | ${pipe.peakRssMiB.toFixed(0)} / ${raw.peakRssMiB.toFixed(0)} | ` +
+            `${pipe.peakRssAt10kMiB === undefined ? "—" : pipe.peakRssAt10kMiB.toFixed(0)} | ` +
             `${(raw.cpuMs / 1000).toFixed(1)} / ${(pipe.cpuMs / 1000).toFixed(1)} | ` +
             `${((d1 - d0) / 1000).toFixed(1)} / ${((d2 - d1) / 1000).toFixed(1)} |`,
         );
