@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { readBody } from "./body-buffers.ts";
+import { describe, test } from "node:test";
+import { BodyBufferPool, readBody } from "./body-buffers.ts";
 
 async function* chunksOf(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
@@ -35,4 +35,62 @@ test("a body that fails mid-way gives its buffer back and throws", async () => {
   const next = await readBody(chunksOf(Buffer.from("[]"), 1));
   assert.equal(next.bytes.toString(), "[]");
   next.release();
+});
+
+describe("BodyBufferPool", () => {
+  const bodyOf = (bytes: number) => Buffer.alloc(bytes, 0x5b);
+  /** Reads a body of `bytes` with its Content-Length, checks it, and keeps it until released. */
+  const read = async (pool: BodyBufferPool, bytes: number) => {
+    const body = await pool.read(chunksOf(bodyOf(bytes), 65_536), bytes);
+    assert.equal(body.bytes.length, bytes);
+    assert.ok(body.bytes.every((b) => b === 0x5b));
+    return body;
+  };
+
+  test("a full pool replaces its smallest buffer with a larger one, which the next body reuses", async () => {
+    const pool = new BodyBufferPool(2);
+    const small = await Promise.all([read(pool, 1_000), read(pool, 2_000)]);
+    for (const b of small) b.release();
+    const big = await read(pool, 1_000_000);
+    const bigBuffer = big.bytes.buffer;
+    big.release();
+    const again = await read(pool, 1_000_000);
+    assert.equal(again.bytes.buffer, bigBuffer, "the 1 MB body reused the buffer made for the last");
+    again.release();
+  });
+
+  test("a body a little larger than the last one fits the same buffer (headroom)", async () => {
+    const pool = new BodyBufferPool();
+    const first = await read(pool, 1_000_000);
+    const buffer = first.bytes.buffer;
+    first.release();
+    const larger = await read(pool, 1_100_000);
+    assert.equal(larger.bytes.buffer, buffer);
+    larger.release();
+  });
+
+  test("a body takes the smallest free buffer it fits in; one of unknown length the largest", async () => {
+    const pool = new BodyBufferPool();
+    const [a, b] = await Promise.all([read(pool, 500_000), read(pool, 4_000_000)]);
+    const [smallBuffer, bigBuffer] = [a.bytes.buffer, b.bytes.buffer];
+    a.release();
+    b.release();
+    const fits = await read(pool, 400_000);
+    assert.equal(fits.bytes.buffer, smallBuffer);
+    fits.release();
+    const unknown = await pool.read(chunksOf(bodyOf(3_000_000), 65_536));
+    assert.equal(unknown.bytes.buffer, bigBuffer, "no copy while it grows");
+    assert.equal(unknown.bytes.length, 3_000_000);
+    unknown.release();
+  });
+
+  test("a buffer past keepMaxBytes is not kept", async () => {
+    const pool = new BodyBufferPool(4, 1_000_000);
+    const huge = await read(pool, 2_000_000);
+    const hugeBuffer = huge.bytes.buffer;
+    huge.release();
+    const next = await read(pool, 2_000_000);
+    assert.notEqual(next.bytes.buffer, hugeBuffer);
+    next.release();
+  });
 });
