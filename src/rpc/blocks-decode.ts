@@ -151,7 +151,7 @@ type KeyTable = [Uint8Array, number][][];
 function keyTable(keys: readonly string[]): KeyTable {
   const table: KeyTable = [];
   for (let n = 0; n <= Math.max(...keys.map((k) => k.length)); n++) table.push([]);
-  keys.forEach((k, id) => table[k.length]?.push([keyBytes(k), id]));
+  for (const [id, k] of keys.entries()) table[k.length]?.push([keyBytes(k), id]);
   return table;
 }
 

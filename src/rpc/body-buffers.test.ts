@@ -55,7 +55,11 @@ describe("BodyBufferPool", () => {
     const bigBuffer = big.bytes.buffer;
     big.release();
     const again = await read(pool, 1_000_000);
-    assert.equal(again.bytes.buffer, bigBuffer, "the 1 MB body reused the buffer made for the last");
+    assert.equal(
+      again.bytes.buffer,
+      bigBuffer,
+      "the 1 MB body reused the buffer made for the last",
+    );
     again.release();
   });
 
