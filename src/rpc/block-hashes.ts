@@ -9,9 +9,10 @@ import { decodeHexInto } from "../core/hex-decode.ts";
  *
  * Why not a Map of hash strings: over a long extraction it filled to its bound, 50,000 strings
  * and their table, ~8 MB of live V8 heap, and V8 sizes its heap limit in proportion to the live
- * heap, so the extraction's peak RSS grew with the range's length (bench/extract.ts, blocks,
- * 10,000 → 100,000 blocks: +21 MiB; BENCHMARKS.md, extract, entry 17:14). Here the table is two
- * typed arrays made at the first insert, whose size never changes and which V8 does not trace.
+ * heap, so the extraction's peak RSS grew with the range's length (bench/extract-child.js,
+ * blocks: 131 MiB over 10,000 blocks, 151 over 100,000; BENCHMARKS.md, extract, entry
+ * 17:14–19:40). Here the table is two typed arrays made at the first insert, whose size never
+ * changes and which V8 does not trace.
  */
 export class BlockHashes {
   private numbers: Float64Array | undefined;
