@@ -61,10 +61,12 @@ test("a pool's REQUESTS_PER_SECOND spaces its requests", async () => {
   try {
     await pools.client("slow").getBlocks(blockNumbers(5), false);
     assert.equal(server.requests, 5);
-    // Five starts at 20/s are at least four intervals of 50 ms apart, however fast the machine
-    // (a lower bound set by the limiter, not a speed assertion); 10 ms allow for timer rounding.
+    // The limiter starts five requests at 20/s four intervals of 50 ms apart (200 ms). The
+    // server sees arrivals, and the first one also waited for its TCP connection, which on a
+    // loaded machine took up to ~15 ms more than the later ones (one CI run saw 185 ms): 50 ms
+    // are allowed for that. Unlimited, the five arrive within a few ms.
     const spread = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0);
-    assert.ok(spread >= 190, `5 requests at 20/s arrived within ${spread.toFixed(0)} ms`);
+    assert.ok(spread >= 150, `5 requests at 20/s arrived within ${spread.toFixed(0)} ms`);
   } finally {
     await pools.close();
     await server.close();
