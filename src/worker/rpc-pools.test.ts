@@ -61,12 +61,12 @@ test("a pool's REQUESTS_PER_SECOND spaces its requests", async () => {
   try {
     await pools.client("slow").getBlocks(blockNumbers(5), false);
     assert.equal(server.requests, 5);
-    // The limiter starts five requests at 20/s four intervals of 50 ms apart (200 ms). The
-    // server sees arrivals, and the first one also waited for its TCP connection, which on a
-    // loaded machine took up to ~15 ms more than the later ones (one CI run saw 185 ms): 50 ms
-    // are allowed for that. Without the limiter the five are sent at once.
-    const spread = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0);
-    assert.ok(spread >= 150, `5 requests at 20/s arrived within ${spread.toFixed(0)} ms`);
+    // The limiter starts five requests at 20/s, 50 ms apart (a lower bound set by the limiter,
+    // not a speed assertion). Counted from the second arrival: the first request also opens the
+    // connection, and one CI run saw it arrive at least 15 ms later than its start would say (four
+    // intervals in 185 ms). Three intervals are 150 ms; 10 ms allow for timer rounding.
+    const spread = (arrivals.at(-1) ?? 0) - (arrivals[1] ?? 0);
+    assert.ok(spread >= 140, `requests 2–5 at 20/s arrived within ${spread.toFixed(0)} ms`);
   } finally {
     await pools.close();
     await server.close();
