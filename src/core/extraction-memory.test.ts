@@ -27,6 +27,6 @@ test("every mode keeps the young generation small; lean also collects the old on
   assert.deepEqual(memoryFlags("v8"), ["--semi-space-growth-factor=1"]);
   assert.deepEqual(memoryFlags("lean"), [
     "--semi-space-growth-factor=1",
-    "--heap-growing-percent=100",
+    "--heap-growing-percent=50",
   ]);
 });

@@ -4,14 +4,20 @@ import { FatalError } from "./errors.ts";
 /**
  * How an extracting process trades CPU for memory, from `TRACE_MEMORY`:
  * - `lean` (the default; `default` names it too): V8 collects its old generation once the heap
- *   has doubled since the last full collection (`--heap-growing-percent=100`) instead of letting
- *   it grow up to four times. Since extraction decodes its RPC answers from bytes it makes
- *   little garbage, so the extra full collections are cheap: bench/extract-child.js,
- *   mainnet-sized blocks, three alternated runs each, peak RSS blocks 151–169 → 140–145 MiB,
- *   transactions 215–223 → 210–223, logs 173–196 → 171–177, and client CPU the same or 10–12%
- *   lower (BENCHMARKS.md, extract, entry 14:30–16:55). Before the byte decoders it cost 13–37% more CPU.
- * - `v8`: V8's own sizing of the old generation (the default before; more memory, no faster
- *   now).
+ *   has grown by half since the last full collection (`--heap-growing-percent=50`) instead of
+ *   letting it grow up to four times. Since extraction decodes its RPC answers from bytes it
+ *   makes little garbage, so the extra full collections cost little CPU. Why half and not
+ *   double (the setting before): with double, a blocks run's old space kept growing for its
+ *   first ~30 s (19 → 31 MB, sampled every 2 s), so a long run peaked higher than a short one. In
+ *   alternated bench/extract-child.js runs, mainnet-sized blocks (BENCHMARKS.md, extract, entry
+ *   21:18–23:00), double → half: blocks over 100,000 (one run each) peak 142 → 126 MiB (at
+ *   the 10,000th block 128 → 126), transactions over 10,000 204, 206 → 193, 193, logs 179,
+ *   174, 178, 189, 167 → 172, 167, 160, 166, 166; client CPU +5% (blocks), +11–12%
+ *   (transactions), −1 to +13% (logs; +38% in a fifth pair).
+ *   Double itself had cut peaks by up to 27 MiB against V8's sizing at the same or lower CPU
+ *   (entry 14:30–16:55).
+ * - `v8`: V8's own sizing of the old generation (more memory; against `lean` at half not
+ *   measured).
  */
 export type MemoryMode = "lean" | "v8";
 
@@ -38,7 +44,7 @@ export function memoryFlags(mode: MemoryMode): string[] {
   // holds garbage. bench/extract.ts, 3,000 blocks of transactions: peak RSS 318 → 269 MiB for
   // ~4% more CPU (more, smaller scavenges).
   const flags = ["--semi-space-growth-factor=1"];
-  if (mode === "lean") flags.push("--heap-growing-percent=100");
+  if (mode === "lean") flags.push("--heap-growing-percent=50");
   return flags;
 }
 
