@@ -6,7 +6,7 @@ import { FatalError } from "./errors.ts";
  * - `lean` (the default; `default` names it too): V8 collects its old generation once the heap
  *   has grown by half since the last full collection (`--heap-growing-percent=50`) instead of
  *   letting it grow up to four times. Since extraction decodes its RPC answers from bytes it
- *   makes little garbage, so the extra full collections cost little CPU. Why half and not
+ *   makes little garbage, so the extra full collections cost some CPU, not much. Why half and not
  *   double (the setting before): with double, a blocks run's old space kept growing for its
  *   first ~30 s (19 → 31 MB, sampled every 2 s), so a long run peaked higher than a short one. In
  *   alternated bench/extract-child.js runs, mainnet-sized blocks (BENCHMARKS.md, extract, entry
