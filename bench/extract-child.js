@@ -2,8 +2,9 @@
 // JavaScript: it runs the compiled code in dist/ as `trace` does (bin/trace.js), without a
 // TypeScript loader in the process; BENCH_FROM_SOURCE=1 (started with `--import tsx`) runs the
 // sources instead. Prints one JSON line: wallMs, rows, files, bytes, peakRssMiB, cpuMs, and for
-// a pipeline longer than 10,000 blocks peakRssAt10kMiB (the peak when the first 10,000 were done).
-import { readFileSync } from "node:fs";
+// a pipeline longer than 10,000 blocks peakRssAt10kMiB (the peak when the first 10,000 were done)
+// and peakRssByWindowMiB (the peak of each window of 10,000 blocks).
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freshDist } from "../scripts/dist.js";
 
@@ -25,6 +26,27 @@ const peakRssMiB = () => {
 /** The peak after the first 10,000 blocks of a longer run: what a run of 10,000 would have seen
  * in the same process, so the growth from there to the end is the run's length alone. */
 let peakRssAt10kMiB;
+/**
+ * The peak of each window of 10,000 blocks (as completed files report them), so a trend over the
+ * run can be told from a peak that is merely the highest of more samples. Linux resets VmHWM to
+ * the current RSS when "5" is written to /proc/self/clear_refs (since 4.0); where that fails
+ * there are no windows.
+ */
+let peakRssByWindowMiB = [];
+let overallPeakMiB = 0;
+/** Closes the current window; false once windows are unavailable. */
+const closeWindow = () => {
+  const peak = peakRssMiB();
+  overallPeakMiB = Math.max(overallPeakMiB, peak);
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+  } catch {
+    peakRssByWindowMiB = undefined;
+    return false;
+  }
+  peakRssByWindowMiB.push(peak);
+  return true;
+};
 // As `trace extract` and `trace worker` do (src/cli/main.ts), TRACE_MEMORY included.
 (await load("core/extraction-memory")).configureExtractionMemory(process.env);
 const { RpcClient } = await load("rpc/index");
@@ -94,9 +116,13 @@ if (job.mode === "raw") {
     sink,
     options: job.options,
     onProgress: (p) => {
-      if (peakRssAt10kMiB === undefined && job.blocks > 10_000 && p.blocksDone >= 10_000) {
-        peakRssAt10kMiB = peakRssMiB();
-      }
+      if (job.blocks <= 10_000) return;
+      if (peakRssAt10kMiB === undefined && p.blocksDone >= 10_000) peakRssAt10kMiB = peakRssMiB();
+      while (
+        peakRssByWindowMiB &&
+        p.blocksDone >= (peakRssByWindowMiB.length + 1) * 10_000 &&
+        closeWindow()
+      );
     },
   });
   await sink.writeManifest();
@@ -116,8 +142,9 @@ process.stdout.write(
     rows,
     files,
     bytes,
-    peakRssMiB: peakRssMiB(),
+    peakRssMiB: Math.max(overallPeakMiB, peakRssMiB()),
     peakRssAt10kMiB,
+    peakRssByWindowMiB: peakRssByWindowMiB?.length ? peakRssByWindowMiB : undefined,
     cpuMs: (cpu.user + cpu.system) / 1000,
   })}\n`,
 );

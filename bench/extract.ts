@@ -7,7 +7,7 @@
  *                                      [--node-options=--max-old-space-size=256]
  *                                      [--modes raw,pipeline] [--options '{"maxBlocksInFlight":20}']
  *                                      [--from-source] [--store-options '{"queueSize":2}']
- *                                      [--devnet-latency-ms 0]
+ *                                      [--devnet-latency-ms 0] [--fresh-windows]
  *
  * The devnet server runs in its own process; fauxqs (S3) runs in this orchestrating process.
  * Each measurement runs in a fresh child process (bench/extract-child.js) so its peak RSS
@@ -21,6 +21,15 @@
  * `--node-options` are passed to both children (e.g. a V8 heap cap: most of the peak RSS is
  * garbage that V8's default heap sizing lets accumulate, not live data). The children inherit
  * TRACE_MEMORY (`TRACE_MEMORY=v8 node --import tsx bench/extract.ts …` measures V8's own heap sizing).
+ *
+ * Memory growth with the range's length: the synthetic chain's blocks vary, so a longer range
+ * also holds heavier blocks, and the peak of a pipeline is set by the heaviest blocks it meets.
+ * Comparing a 100,000-block run with a 10,000-block run of other blocks mixes both effects.
+ * `--fresh-windows` separates them: after each pipeline run longer than 10,000 blocks, every
+ * window of 10,000 of its blocks is extracted again by a fresh process, and a second table sets
+ * the long run's peak per window beside the fresh process's peak on the same blocks. Growth
+ * with length is the long run's peak minus the highest fresh peak: what the long run holds
+ * beyond what its heaviest 10,000 blocks need on their own.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -54,6 +63,8 @@ interface JobResult {
   peakRssMiB: number;
   /** Pipeline runs of more than 10,000 blocks: the peak when the first 10,000 were done. */
   peakRssAt10kMiB?: number;
+  /** Pipeline runs of more than 10,000 blocks, on Linux: the peak of each 10,000 blocks. */
+  peakRssByWindowMiB?: number[];
   cpuMs: number;
 }
 
@@ -101,6 +112,9 @@ const { values } = parseArgs({
     "store-options": { type: "string", default: "{}" },
     // Every devnet response held this long (a remote node's round trip); 0 = answer at once.
     "devnet-latency-ms": { type: "string", default: "0" },
+    // After each run of more than 10,000 blocks, extract each of its 10,000-block windows again
+    // in a fresh process (see the header).
+    "fresh-windows": { type: "boolean", default: false },
   },
 });
 const nodeOptions = (values["node-options"] ?? "").split(" ").filter((o) => o.length > 0);
@@ -153,11 +167,14 @@ console.log(
     `, devnet latency: ${values["devnet-latency-ms"]} ms per response`,
 );
 console.log(
-  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | pipeline peak RSS MiB after its first 10,000 blocks | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
+  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | pipeline peak RSS MiB after its first 10,000 blocks | pipeline peak RSS MiB of each 10,000 blocks | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 let start = Number(values.start);
 const modes = values.modes.split(",");
+const WINDOW = 10_000;
+/** Rows of the --fresh-windows table, printed after the main one. */
+const windowRows: string[] = [];
 const skipped: JobResult = {
   wallMs: Number.NaN,
   rows: Number.NaN,
@@ -191,6 +208,29 @@ try {
         const pipe = await runChild({ ...base, mode: "pipeline", output });
         const d2 = devnetCpuMs();
         rmSync(dir, { recursive: true, force: true });
+        if (values["fresh-windows"] && size > WINDOW) {
+          const fresh: number[] = [];
+          for (let from = start; from < start + size; from += WINDOW) {
+            const windowDir = mkdtempSync(join(tmpdir(), "bench-extract-"));
+            const windowOutput = target === "s3" ? `s3://bench-extract/window-${from}` : windowDir;
+            const run = await runChild({
+              ...base,
+              start: from,
+              blocks: Math.min(WINDOW, start + size - from),
+              mode: "pipeline",
+              output: windowOutput,
+            });
+            rmSync(windowDir, { recursive: true, force: true });
+            fresh.push(run.peakRssMiB);
+          }
+          const maxFresh = Math.max(...fresh);
+          windowRows.push(
+            `| ${dataset} | ${size} | ${target} | ${pipe.peakRssMiB.toFixed(0)} | ` +
+              `${pipe.peakRssByWindowMiB?.map((p) => p.toFixed(0)).join(", ") ?? "—"} | ` +
+              `${fresh.map((p) => p.toFixed(0)).join(", ")} | ${maxFresh.toFixed(0)} | ` +
+              `${(pipe.peakRssMiB - maxFresh).toFixed(1)} |`,
+          );
+        }
         start += size;
         console.log(
           `| ${dataset} | ${size} | ${target} | ${(raw.wallMs / 1000).toFixed(1)} | ${(pipe.wallMs / 1000).toFixed(1)} | ` +
@@ -198,11 +238,19 @@ try {
             `${((pipe.rows * 1000) / pipe.wallMs).toFixed(0)} | ${pipe.rows} | ${pipe.files} | ` +
             `${(pipe.bytes / 2 ** 20).toFixed(1)} | ${pipe.peakRssMiB.toFixed(0)} / ${raw.peakRssMiB.toFixed(0)} | ` +
             `${pipe.peakRssAt10kMiB === undefined ? "—" : pipe.peakRssAt10kMiB.toFixed(0)} | ` +
+            `${pipe.peakRssByWindowMiB?.map((p) => p.toFixed(0)).join(", ") ?? "—"} | ` +
             `${(raw.cpuMs / 1000).toFixed(1)} / ${(pipe.cpuMs / 1000).toFixed(1)} | ` +
             `${((d1 - d0) / 1000).toFixed(1)} / ${((d2 - d1) / 1000).toFixed(1)} |`,
         );
       }
     }
+  }
+  if (windowRows.length > 0) {
+    console.log(
+      "\n| dataset | blocks | target | peak RSS MiB of the run | its peak per 10,000 blocks | a fresh process's peak on the same 10,000 blocks | highest fresh peak | run peak − highest fresh peak |",
+    );
+    console.log("|---|---|---|---|---|---|---|---|");
+    for (const row of windowRows) console.log(row);
   }
 } finally {
   devnet.kill();
