@@ -22,14 +22,15 @@
  * garbage that V8's default heap sizing lets accumulate, not live data). The children inherit
  * TRACE_MEMORY (`TRACE_MEMORY=v8 node --import tsx bench/extract.ts …` measures V8's own heap sizing).
  *
- * Memory growth with the range's length: the synthetic chain's blocks vary, so a longer range
- * also holds heavier blocks, and the peak of a pipeline is set by the heaviest blocks it meets.
- * Comparing a 100,000-block run with a 10,000-block run of other blocks mixes both effects.
- * `--fresh-windows` separates them: after each pipeline run longer than 10,000 blocks, every
- * window of 10,000 of its blocks is extracted again by a fresh process, and a second table sets
- * the long run's peak per window beside the fresh process's peak on the same blocks. Growth
- * with length is the long run's peak minus the highest fresh peak: what the long run holds
- * beyond what its heaviest 10,000 blocks need on their own.
+ * Memory growth with the range's length: a pipeline's peak RSS is the highest of many moments,
+ * and it varies between runs with the blocks and with timing (fresh processes over the same
+ * 10,000 blocks of transactions peaked at 186 and 195 MiB). A longer run has more moments, so
+ * its peak comes out higher even when nothing accumulates, and comparing a 100,000-block run
+ * with one 10,000-block run mixes the two. `--fresh-windows` separates them: after each
+ * pipeline run longer than 10,000 blocks, every window of 10,000 of its blocks is extracted
+ * again by a fresh process, and a second table sets the long run's peak per window beside the
+ * fresh processes' peaks on the same blocks. Growth with length is the long run's peak minus
+ * the highest fresh peak: what the long run holds beyond what its blocks need without a past.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
