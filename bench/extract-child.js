@@ -2,8 +2,8 @@
 // JavaScript: it runs the compiled code in dist/ as `trace` does (bin/trace.js), without a
 // TypeScript loader in the process; BENCH_FROM_SOURCE=1 (started with `--import tsx`) runs the
 // sources instead. Prints one JSON line: wallMs, rows, files, bytes, peakRssMiB, cpuMs, and for
-// a pipeline longer than 10,000 blocks peakRssAt10kMiB (the peak when the first 10,000 were done)
-// and peakRssByWindowMiB (the peak of each window of 10,000 blocks).
+// a pipeline longer than 10,000 blocks peakRssByWindowMiB (the peak of each window of 10,000
+// blocks; the first is what a run of 10,000 would have seen in the same process).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freshDist } from "../scripts/dist.js";
@@ -23,9 +23,6 @@ const peakRssMiB = () => {
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
   return hwm ? Number(hwm[1]) / 1024 : Number.NaN;
 };
-/** The peak after the first 10,000 blocks of a longer run: what a run of 10,000 would have seen
- * in the same process, so the growth from there to the end is the run's length alone. */
-let peakRssAt10kMiB;
 /**
  * The peak of each window of 10,000 blocks (as completed files report them), so a trend over the
  * run can be told from a peak that is merely the highest of more samples. Linux resets VmHWM to
@@ -117,7 +114,6 @@ if (job.mode === "raw") {
     options: job.options,
     onProgress: (p) => {
       if (job.blocks <= 10_000) return;
-      if (peakRssAt10kMiB === undefined && p.blocksDone >= 10_000) peakRssAt10kMiB = peakRssMiB();
       while (
         peakRssByWindowMiB &&
         p.blocksDone >= (peakRssByWindowMiB.length + 1) * 10_000 &&
@@ -143,7 +139,6 @@ process.stdout.write(
     files,
     bytes,
     peakRssMiB: Math.max(overallPeakMiB, peakRssMiB()),
-    peakRssAt10kMiB,
     peakRssByWindowMiB: peakRssByWindowMiB?.length ? peakRssByWindowMiB : undefined,
     cpuMs: (cpu.user + cpu.system) / 1000,
   })}\n`,

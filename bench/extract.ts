@@ -62,9 +62,7 @@ interface JobResult {
   files: number;
   bytes: number;
   peakRssMiB: number;
-  /** Pipeline runs of more than 10,000 blocks: the peak when the first 10,000 were done. */
-  peakRssAt10kMiB?: number;
-  /** Pipeline runs of more than 10,000 blocks, on Linux: the peak of each 10,000 blocks. */
+  /** Pipeline runs of more than 10,000 blocks: the peak of each 10,000 blocks (Linux ≥ 4.0). */
   peakRssByWindowMiB?: number[];
   cpuMs: number;
 }
@@ -168,14 +166,16 @@ console.log(
     `, devnet latency: ${values["devnet-latency-ms"]} ms per response`,
 );
 console.log(
-  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | pipeline peak RSS MiB after its first 10,000 blocks | pipeline peak RSS MiB of each 10,000 blocks | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
+  "| dataset | blocks | target | raw s | pipeline s | ratio | blocks/s | rows/s | rows | files | MiB written | peak RSS MiB (pipeline / raw) | pipeline peak RSS MiB of each 10,000 blocks | CPU s client raw / pipeline | CPU s devnet raw / pipeline |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 let start = Number(values.start);
 const modes = values.modes.split(",");
 const WINDOW = 10_000;
 /** Rows of the --fresh-windows table, printed after the main one. */
 const windowRows: string[] = [];
+const mibList = (values: number[] | undefined) =>
+  values?.map((v) => v.toFixed(0)).join(", ") ?? "—";
 const skipped: JobResult = {
   wallMs: Number.NaN,
   rows: Number.NaN,
@@ -227,8 +227,7 @@ try {
           const maxFresh = Math.max(...fresh);
           windowRows.push(
             `| ${dataset} | ${size} | ${target} | ${pipe.peakRssMiB.toFixed(0)} | ` +
-              `${pipe.peakRssByWindowMiB?.map((p) => p.toFixed(0)).join(", ") ?? "—"} | ` +
-              `${fresh.map((p) => p.toFixed(0)).join(", ")} | ${maxFresh.toFixed(0)} | ` +
+              `${mibList(pipe.peakRssByWindowMiB)} | ${mibList(fresh)} | ${maxFresh.toFixed(0)} | ` +
               `${(pipe.peakRssMiB - maxFresh).toFixed(1)} |`,
           );
         }
@@ -238,8 +237,7 @@ try {
             `${(pipe.wallMs / raw.wallMs).toFixed(2)} | ${((size * 1000) / pipe.wallMs).toFixed(0)} | ` +
             `${((pipe.rows * 1000) / pipe.wallMs).toFixed(0)} | ${pipe.rows} | ${pipe.files} | ` +
             `${(pipe.bytes / 2 ** 20).toFixed(1)} | ${pipe.peakRssMiB.toFixed(0)} / ${raw.peakRssMiB.toFixed(0)} | ` +
-            `${pipe.peakRssAt10kMiB === undefined ? "—" : pipe.peakRssAt10kMiB.toFixed(0)} | ` +
-            `${pipe.peakRssByWindowMiB?.map((p) => p.toFixed(0)).join(", ") ?? "—"} | ` +
+            `${mibList(pipe.peakRssByWindowMiB)} | ` +
             `${(raw.cpuMs / 1000).toFixed(1)} / ${(pipe.cpuMs / 1000).toFixed(1)} | ` +
             `${((d1 - d0) / 1000).toFixed(1)} / ${((d2 - d1) / 1000).toFixed(1)} |`,
         );
