@@ -5,6 +5,7 @@ import type { ByteSource, PutResult, StorageRef } from "../core/types.ts";
 import { meterBody } from "./body.ts";
 import { validateKey, validateListPrefix, validatePrefix } from "./keys.ts";
 import type { IncompleteUpload, ObjectStore, PutOptions, StoredObject } from "./object-store.ts";
+import { PartBufferPool, uploadStream } from "./s3-multipart.ts";
 import { storageError } from "./storage-errors.ts";
 
 export interface S3StoreOptions {
@@ -18,9 +19,9 @@ export interface S3StoreOptions {
 }
 
 /**
- * S3 (or any S3 API) as an object store. Puts stream through lib-storage's `Upload`: one
- * PutObject below the part size, otherwise a multipart upload with at most `queueSize` parts of
- * `partSizeBytes` in flight, so memory is bounded whatever the object size, and the object
+ * S3 (or any S3 API) as an object store. Puts stream through `uploadStream` (s3-multipart.ts):
+ * one PutObject below the part size, otherwise a multipart upload with at most `queueSize` parts
+ * of `partSizeBytes` in flight, so memory is bounded whatever the object size, and the object
  * appears at its key only when CompleteMultipartUpload succeeds.
  *
  * The AWS SDK (~25 MiB of resident memory, ~150 ms to load) is imported on the first operation,
@@ -33,30 +34,23 @@ export class S3ObjectStore implements ObjectStore {
   readonly basePrefix: string;
   private readonly clientConfig: S3ClientConfig;
   private sdk?: Promise<Sdk>;
-  private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly parts: PartBufferPool;
 
   constructor(o: S3StoreOptions) {
     this.bucket = o.bucket;
     this.basePrefix = validatePrefix(o.basePrefix);
     this.clientConfig = o.clientConfig;
-    this.partSize = o.partSizeBytes;
     this.queueSize = o.queueSize;
+    this.parts = new PartBufferPool(o.partSizeBytes, o.queueSize + 1);
     this.url = `s3://${o.bucket}/${o.basePrefix}`;
   }
 
   /** The SDK modules and this store's client, loaded and created once. */
   private s3(): Promise<Sdk> {
     this.sdk ??= (async () => {
-      const [commands, storage] = await Promise.all([
-        import("@aws-sdk/client-s3"),
-        import("@aws-sdk/lib-storage"),
-      ]);
-      return {
-        ...commands,
-        Upload: storage.Upload,
-        client: new commands.S3Client(this.clientConfig),
-      };
+      const commands = await import("@aws-sdk/client-s3");
+      return { ...commands, client: new commands.S3Client(this.clientConfig) };
     })();
     return this.sdk;
   }
@@ -72,21 +66,17 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: ByteSource | Uint8Array, opts: PutOptions = {}): Promise<PutResult> {
     const Key = this.objectKey(key);
     const metered = meterBody(body, opts);
-    // highWaterMark 1: the stream itself must not read ahead more than one chunk of the source.
-    const { Upload, client } = await this.s3();
-    const Body = Readable.from(metered.chunks, { objectMode: true, highWaterMark: 1 });
-    const upload = new Upload({
-      client,
-      params: { Bucket: this.bucket, Key, Body, ContentType: opts.contentType },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      // On any failure lib-storage sends AbortMultipartUpload before done() rejects.
-      leavePartsOnError: false,
-    });
     try {
-      await upload.done();
+      const sdk = await this.s3();
+      // On any failure uploadStream aborts the multipart upload before it rethrows.
+      await uploadStream(
+        sdk,
+        { Bucket: this.bucket, Key, ContentType: opts.contentType },
+        metered.chunks,
+        this.parts,
+        this.queueSize,
+      );
     } catch (err) {
-      Body.destroy();
       if (metered.bodyError !== undefined) throw metered.bodyError;
       throw storageError(err, `uploading s3://${this.bucket}/${Key}`);
     }
@@ -243,10 +233,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-type Sdk = typeof import("@aws-sdk/client-s3") & {
-  Upload: typeof import("@aws-sdk/lib-storage").Upload;
-  client: S3Client;
-};
+type Sdk = typeof import("@aws-sdk/client-s3") & { client: S3Client };
 
 function tooLarge(key: string, size: number, max: number): FatalError {
   return new FatalError(`object ${key} is at least ${size} bytes, more than the allowed ${max}`, {

@@ -47,7 +47,8 @@ function chunkAt(i: number, size: number, seed: number): Buffer {
   const c = Buffer.allocUnsafe(size);
   for (let off = 0; off < size; off += PATTERN.length)
     PATTERN.copy(c, off, 0, Math.min(PATTERN.length, size - off));
-  c.writeUInt32LE(i >>> 0, 0 % size);
+  // A tail chunk can be shorter than the stamps: stamp only what fits.
+  if (size >= 4) c.writeUInt32LE(i >>> 0, 0);
   if (size >= 8) c.writeUInt32LE(seed >>> 0, 4);
   return c;
 }
