@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { DEFAULT_PART_SIZE_BYTES, DEFAULT_QUEUE_SIZE } from "../src/sink/open-store.ts";
 import { runRoundTripChild } from "../src/sink/testing/run-roundtrip.ts";
 import { awsEnv, s3ClientFor, startS3Server } from "../test/support/s3.ts";
 
@@ -23,10 +24,10 @@ const dir = await mkdtemp(join(tmpdir(), "trace-bench-sink-"));
 
 const configs = [
   {
-    label: "s3, 8 MiB parts × 4 (default)",
+    label: `s3, ${DEFAULT_PART_SIZE_BYTES / MiB} MiB parts × ${DEFAULT_QUEUE_SIZE} (default)`,
     url: "s3://bench/b",
-    partSizeBytes: 8 * MiB,
-    queueSize: 4,
+    partSizeBytes: DEFAULT_PART_SIZE_BYTES,
+    queueSize: DEFAULT_QUEUE_SIZE,
   },
   { label: "s3, 5 MiB parts × 2", url: "s3://bench/b", partSizeBytes: 5 * MiB, queueSize: 2 },
   { label: "folder", url: `file://${dir}/objects` },
