@@ -212,8 +212,9 @@ try {
         if (values["fresh-windows"] && size > WINDOW) {
           const fresh: number[] = [];
           for (let from = start; from < start + size; from += WINDOW) {
-            const windowDir = mkdtempSync(join(tmpdir(), "bench-extract-"));
-            const windowOutput = target === "s3" ? `s3://bench-extract/window-${from}` : windowDir;
+            const windowDir =
+              target === "s3" ? undefined : mkdtempSync(join(tmpdir(), "bench-extract-"));
+            const windowOutput = windowDir ?? `s3://bench-extract/window-${from}`;
             const run = await runChild({
               ...base,
               start: from,
@@ -221,7 +222,7 @@ try {
               mode: "pipeline",
               output: windowOutput,
             });
-            rmSync(windowDir, { recursive: true, force: true });
+            if (windowDir) rmSync(windowDir, { recursive: true, force: true });
             fresh.push(run.peakRssMiB);
           }
           const maxFresh = Math.max(...fresh);
